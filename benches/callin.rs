@@ -1,0 +1,2 @@
+//! Placeholder, replaced by the callin bench.
+fn main() {}

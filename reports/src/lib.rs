@@ -1,0 +1,1 @@
+//! Report generator: results JSON and criterion data to one self-contained HTML page.

@@ -1,0 +1,1 @@
+//! A lock-free Rust model of the GHC RTS call-in machinery.

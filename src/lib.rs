@@ -1,0 +1,1 @@
+//! callin-bench harness: drivers, pinning, profiler, GHC baseline, results.

@@ -1,0 +1,2 @@
+//! `callin-bench`: the command-line entry point.
+fn main() {}
