@@ -1,0 +1,540 @@
+//! The JSON schema of every file the suite writes: run results (`callin-bench run`), phase profiles
+//! (`callin-bench profile`), topology (`callin-bench topology --json`) and NUMA experiments
+//! (`callin-bench numa`).
+//!
+//! This module owns the serde types only; producers (the harness) fill them and the report reads
+//! them. Rules that hold for every type here:
+//! - every top-level file carries `schema_version` (= [`SCHEMA_VERSION`]); readers reject others;
+//! - a field's unit is in its name (`_ns`, `_per_sec`, `_bytes`) and in its `///` doc;
+//! - a number that may be missing is an `Option`, never a zero stand-in; a cell that was not
+//!   measured says why in `skipped`;
+//! - ratios are plain factors (2.0 = twice as long), shares and rates are fractions in `[0, 1]`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Version of this schema; bump on any incompatible change and keep readers strict.
+pub const SCHEMA_VERSION: u32 = 1;
+
+// ---------------------------------------------------------------------------------------------
+// Shared pieces
+// ---------------------------------------------------------------------------------------------
+
+/// Spread of one figure over repeated measurements (the unit is given by the field holding it).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    /// Median over the repetitions.
+    pub median: f64,
+    /// Smallest repetition.
+    pub min: f64,
+    /// Largest repetition.
+    pub max: f64,
+    /// Number of repetitions the three figures above summarise (≥ 1).
+    pub reps: u32,
+}
+
+/// Where a figure came from, so the report can say it next to the number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    /// In-situ phase probes timed with the TSC (`rdtscp`), calibrated against the monotonic clock.
+    ProbeTsc,
+    /// In-situ phase probes timed with `std::time::Instant` (no usable TSC).
+    ProbeInstant,
+    /// A perf-event counter (`perf_event_open`), enabled around a batch and divided per call.
+    PerfEvent,
+    /// Valgrind callgrind instruction counts (deterministic, single-threaded).
+    Callgrind,
+    /// The harness driver's own wall clock (`Instant` around the timed loop).
+    Driver,
+    /// criterion's `estimates.json`.
+    Criterion,
+}
+
+impl Source {
+    /// The label used in JSON and in the report (`probe-tsc`, `perf-event`, ...).
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::ProbeTsc => "probe-tsc",
+            Source::ProbeInstant => "probe-instant",
+            Source::PerfEvent => "perf-event",
+            Source::Callgrind => "callgrind",
+            Source::Driver => "driver",
+            Source::Criterion => "criterion",
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// RunResults: `callin-bench run` (issue 3)
+// ---------------------------------------------------------------------------------------------
+
+/// Everything one `callin-bench run` measured: the machine, the threads × caps × system matrix,
+/// the floor and the policy ablation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResults {
+    /// Always [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Identifier of the run, used as the report's directory name (`target/reports/<run_id>/`);
+    /// e.g. `2025-01-31T12-00-00Z-1a2b3c4`. Must be a valid single path component.
+    pub run_id: String,
+    /// The machine and toolchain the run measured on.
+    pub manifest: Manifest,
+    /// One cell per (system, threads, capabilities, policy label).
+    #[serde(default)]
+    pub cells: Vec<Cell>,
+    /// Floor measurements: the physical limits the report compares against.
+    #[serde(default)]
+    pub floor: Vec<FloorMeasurement>,
+    /// Policy ablation: one design choice switched at a time.
+    #[serde(default)]
+    pub ablation: Vec<AblationRow>,
+}
+
+/// The machine, toolchain and counter availability of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// CPU model name as `/proc/cpuinfo` gives it (e.g. `AMD EPYC 7B13`).
+    pub cpu_model: String,
+    /// Logical CPUs online (count).
+    pub cores: u32,
+    /// Physical cores (count), when known.
+    pub physical_cores: Option<u32>,
+    /// NUMA nodes on the host (count).
+    pub numa_nodes: u32,
+    /// Kernel release (`uname -r`).
+    pub kernel: String,
+    /// `rustc --version` output, or the version the harness was built with.
+    pub rustc: String,
+    /// The GHC used for the real-GHC baseline, or why there is none.
+    pub ghc: GhcInfo,
+    /// `git rev-parse HEAD` of the measured tree, when known.
+    pub git_commit: Option<String>,
+    /// Whether the work tree had uncommitted changes, when known.
+    pub git_dirty: Option<bool>,
+    /// When the run started, RFC 3339 UTC (e.g. `2025-01-31T12:00:00Z`).
+    pub date: String,
+    /// Every counter the harness tried, with why it was unavailable.
+    #[serde(default)]
+    pub counters: Vec<CounterAvailability>,
+    /// Free-form run configuration (e.g. `calls_per_thread` → `1000000`, `quick` → `true`).
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+}
+
+/// The installed GHC, or the reason the baseline is absent. Exactly one field is `Some`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GhcInfo {
+    /// `ghc --numeric-version` (e.g. `9.0.2`).
+    pub version: Option<String>,
+    /// Why there is no GHC baseline (e.g. `ghc not found on PATH`).
+    pub absent_reason: Option<String>,
+}
+
+/// Whether a hardware or software counter could be opened on this machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CounterAvailability {
+    /// Counter name (e.g. `cycles`, `instructions`, `task-clock`).
+    pub name: String,
+    /// True when the counter opened and was read.
+    pub available: bool,
+    /// The OS error or other reason when unavailable (e.g. `ENOENT: no PMU in this KVM guest`).
+    pub unavailable_reason: Option<String>,
+}
+
+/// Which call-in implementation a cell measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum System {
+    /// rts-core with the default (lock-free) policy set.
+    RtsCoreDefault,
+    /// rts-core with the `ghc` policy set (GHC's serialising points reproduced).
+    RtsCoreGhcMode,
+    /// The real GHC RTS, `c_function` from a `ghc -shared` library.
+    RealGhc,
+}
+
+impl System {
+    /// All systems in report column order.
+    pub const ALL: [System; 3] = [
+        System::RtsCoreDefault,
+        System::RtsCoreGhcMode,
+        System::RealGhc,
+    ];
+
+    /// Human label used in tables and chart legends.
+    pub fn label(self) -> &'static str {
+        match self {
+            System::RtsCoreDefault => "rts-core default",
+            System::RtsCoreGhcMode => "rts-core ghc mode",
+            System::RealGhc => "real GHC",
+        }
+    }
+}
+
+/// One measured (or skipped) configuration of the end-to-end `c_function` matrix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    /// Which implementation was driven.
+    pub system: System,
+    /// OS threads calling `c_function` concurrently (count).
+    pub threads: u32,
+    /// RTS capabilities (`-N`) (count).
+    pub capabilities: u32,
+    /// Policy label (e.g. `default`, `ghc`, or `ghc+reuse_tso` for a mixed set).
+    pub policy: String,
+    /// How driver threads were pinned (e.g. `cores`, `node:0`, `unpinned`), when recorded.
+    pub pinning: Option<String>,
+    /// Calls each thread made per repetition (count).
+    pub calls_per_thread: Option<u64>,
+    /// Wall time per call in nanoseconds: per-thread wall time / calls, spread over repetitions.
+    pub ns_per_call: Option<Spread>,
+    /// Aggregate throughput in calls per second (all threads), median over repetitions.
+    pub calls_per_sec: Option<f64>,
+    /// Per-call latency percentiles from the sampled histogram.
+    pub latency: Option<LatencyPercentiles>,
+    /// Calls completed per thread, to judge fairness under oversubscription.
+    pub fairness: Option<Fairness>,
+    /// Calls whose result was not `x + 1` (count); `None` when not checked.
+    pub wrong_results: Option<u64>,
+    /// Model statistics (rts-core `stats` feature): name → value, e.g. `gcs_per_call`,
+    /// `bytes_allocated_per_call`, `lock_acquisitions_per_call`. Absent for real GHC.
+    pub model_stats: Option<BTreeMap<String, f64>>,
+    /// Why this cell was not measured (e.g. `ghc not installed`); all figures are `None` then.
+    pub skipped: Option<String>,
+}
+
+impl Cell {
+    /// More threads than capabilities: callers queue for a capability.
+    pub fn is_oversubscribed(&self) -> bool {
+        self.threads > self.capabilities
+    }
+}
+
+/// Per-call latency percentiles in nanoseconds, from an hdrhistogram of sampled calls.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LatencyPercentiles {
+    /// Median latency of one call (ns).
+    pub p50_ns: f64,
+    /// 99th percentile (ns).
+    pub p99_ns: f64,
+    /// 99.9th percentile (ns).
+    pub p999_ns: f64,
+    /// Calls recorded in the histogram (count).
+    pub samples: u64,
+    /// One call in this many was timed (1 = every call).
+    pub sample_every: u64,
+}
+
+/// Calls completed per thread in one repetition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fairness {
+    /// Calls completed by each thread, in thread order (count).
+    pub per_thread_calls: Vec<u64>,
+    /// min(per_thread_calls) / max(per_thread_calls), in `[0, 1]`; 1 = perfectly fair.
+    pub min_max_ratio: f64,
+}
+
+/// A floor measurement: the cost of a primitive the call-in path cannot beat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FloorMeasurement {
+    /// What was measured (e.g. `empty C call via fn pointer`, `thread-local read`,
+    /// `uncontended CAS + release store`, `uncontended mutex lock+unlock`).
+    pub name: String,
+    /// Nanoseconds per operation, spread over repetitions.
+    pub ns_per_op: Spread,
+}
+
+/// Which way an ablation row switched one choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AblationDirection {
+    /// The default set with one choice switched to GHC's.
+    DefaultWithGhcChoice,
+    /// The `ghc` set with one choice switched to the default's.
+    GhcWithDefaultChoice,
+}
+
+/// One row of the policy ablation: a policy set with one design choice switched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AblationRow {
+    /// The choice switched (e.g. `capability_selection`, `waiting`, `thread_objects`,
+    /// `thread_ids`, `gc`).
+    pub switched: String,
+    /// Which base set, and which way.
+    pub direction: AblationDirection,
+    /// OS threads (count).
+    pub threads: u32,
+    /// Capabilities (count).
+    pub capabilities: u32,
+    /// Nanoseconds per call with the choice switched, spread over repetitions.
+    pub ns_per_call: Option<Spread>,
+    /// median ns/call of this row / median ns/call of the all-default set at the same threads and
+    /// capabilities (factor; > 1 = slower than default).
+    pub ratio_to_default: Option<f64>,
+    /// Why the row was not measured.
+    pub skipped: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// ProfileResults: `callin-bench profile` (issue 6)
+// ---------------------------------------------------------------------------------------------
+
+/// A phase of the call-in path (DESIGN.md §1); JSON names are exactly the snake_case names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// `newBoundTask` → `getMyTask`/`newTask`.
+    TaskLookup,
+    /// `newInCall`.
+    IncallPush,
+    /// `waitForCapability`.
+    CapAcquire,
+    /// `rts_mkInt`.
+    MkInt,
+    /// `rts_apply` (both applications).
+    Apply,
+    /// `createThread`.
+    CreateThread,
+    /// `scheduleWaitThread` / `schedule`: run the graph.
+    Schedule,
+    /// `rts_checkSchedStatus`.
+    CheckStatus,
+    /// `rts_getInt`.
+    GetInt,
+    /// `releaseCapability_`.
+    CapRelease,
+    /// `boundTaskExiting`.
+    IncallPop,
+    /// `scheduleDoGC` when the nursery is exhausted.
+    Gc,
+}
+
+impl Phase {
+    /// All phases in call order.
+    pub const ALL: [Phase; 12] = [
+        Phase::TaskLookup,
+        Phase::IncallPush,
+        Phase::CapAcquire,
+        Phase::MkInt,
+        Phase::Apply,
+        Phase::CreateThread,
+        Phase::Schedule,
+        Phase::CheckStatus,
+        Phase::GetInt,
+        Phase::CapRelease,
+        Phase::IncallPop,
+        Phase::Gc,
+    ];
+
+    /// The phase's name as used in code, bench ids, JSON and the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::TaskLookup => "task_lookup",
+            Phase::IncallPush => "incall_push",
+            Phase::CapAcquire => "cap_acquire",
+            Phase::MkInt => "mk_int",
+            Phase::Apply => "apply",
+            Phase::CreateThread => "create_thread",
+            Phase::Schedule => "schedule",
+            Phase::CheckStatus => "check_status",
+            Phase::GetInt => "get_int",
+            Phase::CapRelease => "cap_release",
+            Phase::IncallPop => "incall_pop",
+            Phase::Gc => "gc",
+        }
+    }
+}
+
+/// Everything one `callin-bench profile` measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileResults {
+    /// Always [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The run this profile belongs to, when produced as part of one.
+    pub run_id: Option<String>,
+    /// Calibrated TSC frequency in Hz, when the TSC was used.
+    pub tsc_hz: Option<f64>,
+    /// Cost of one probe (one timestamp into the per-thread buffer) in ns per phase boundary.
+    pub probe_overhead_ns_per_boundary: Option<f64>,
+    /// One entry per (policy, threads, capabilities).
+    #[serde(default)]
+    pub configs: Vec<ProfileConfig>,
+    /// Deterministic instruction counts per phase, one entry per policy.
+    #[serde(default)]
+    pub callgrind: Vec<CallgrindCounts>,
+    /// Why callgrind counts are absent (e.g. `valgrind not installed`).
+    pub callgrind_skipped: Option<String>,
+}
+
+/// The phase breakdown of one policy at one thread configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileConfig {
+    /// Policy label (`default`, `ghc`, ...).
+    pub policy: String,
+    /// OS threads calling concurrently (count).
+    pub threads: u32,
+    /// Capabilities (count).
+    pub capabilities: u32,
+    /// Per-phase figures, in call order.
+    #[serde(default)]
+    pub phases: Vec<PhaseProfile>,
+    /// Median end-to-end time of one `c_function` call with probes on (ns).
+    pub end_to_end_ns: Option<f64>,
+    /// Sum of the per-phase medians (ns); compare with `end_to_end_ns`.
+    pub phase_sum_ns: Option<f64>,
+    /// Why this configuration was not profiled.
+    pub skipped: Option<String>,
+}
+
+/// One phase's time and counters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseProfile {
+    /// Which phase.
+    pub phase: Phase,
+    /// Median time in this phase per call (ns).
+    pub ns_median: Option<f64>,
+    /// 99th percentile time in this phase per call (ns).
+    pub ns_p99: Option<f64>,
+    /// This phase's median / sum of all phase medians, in `[0, 1]`.
+    pub share: Option<f64>,
+    /// Where the time figures came from.
+    pub time_source: Source,
+    /// Counters per call in this phase (phase-isolated batches, divided per operation).
+    #[serde(default)]
+    pub counters: Vec<CounterValue>,
+}
+
+/// One counter's value per call, or why it is unavailable. Exactly one of `value`/`unavailable`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CounterValue {
+    /// Counter name (e.g. `instructions`, `task-clock`, `context-switches`).
+    pub name: String,
+    /// Value per call (unit of the counter: events, or ns for `task-clock`).
+    pub value: Option<f64>,
+    /// Why there is no value (e.g. `ENOENT (os error 2)`).
+    pub unavailable: Option<String>,
+    /// Where the value came from.
+    pub source: Source,
+}
+
+/// Callgrind instruction counts per phase for one policy, single-threaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallgrindCounts {
+    /// Policy label.
+    pub policy: String,
+    /// Instructions per call in each phase (count, Ir).
+    #[serde(default)]
+    pub phases: Vec<PhaseInstructions>,
+    /// Whether two runs gave identical counts, when checked.
+    pub identical_across_runs: Option<bool>,
+}
+
+/// Instructions retired per call in one phase, under callgrind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseInstructions {
+    /// Which phase.
+    pub phase: Phase,
+    /// Instructions per call (count).
+    pub instructions: f64,
+}
+
+// ---------------------------------------------------------------------------------------------
+// TopologyResults and NumaResults: `callin-bench topology --json` and `callin-bench numa` (issue 5)
+// ---------------------------------------------------------------------------------------------
+
+/// The NUMA topology rts-core uses, and where it puts each capability.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopologyResults {
+    /// Always [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// hwloc synthetic spec (e.g. `pack:2 numa:2 core:4 pu:1`) or XML path when not the host.
+    pub synthetic: Option<String>,
+    /// NUMA nodes.
+    #[serde(default)]
+    pub nodes: Vec<NumaNode>,
+    /// Node distance matrix (relative, 10 = local, as hwloc/ACPI SLIT report), indexed
+    /// `[from][to]` in `nodes` order, when known.
+    pub distances: Option<Vec<Vec<u32>>>,
+    /// Capability → node → CPUs map.
+    #[serde(default)]
+    pub capabilities: Vec<CapabilityPlacement>,
+}
+
+/// One NUMA node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NumaNode {
+    /// OS node index.
+    pub id: u32,
+    /// Logical CPU (PU) OS indices on this node.
+    pub cpus: Vec<u32>,
+    /// Local memory in bytes, when known.
+    pub memory_bytes: Option<u64>,
+}
+
+/// Where one capability lives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapabilityPlacement {
+    /// Capability number.
+    pub capability: u32,
+    /// NUMA node of the capability and its nursery.
+    pub node: u32,
+    /// CPUs a thread bound to this capability runs on.
+    pub cpus: Vec<u32>,
+}
+
+/// NUMA placement experiments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NumaResults {
+    /// Always [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The run these belong to, when produced as part of one.
+    pub run_id: Option<String>,
+    /// NUMA nodes on the machine measured (count).
+    pub nodes: u32,
+    /// One row per (placement, policy).
+    #[serde(default)]
+    pub rows: Vec<NumaRow>,
+    /// Capability selection cost at several sizes (synthetic topologies).
+    #[serde(default)]
+    pub selection_cost: Vec<SelectionCost>,
+    /// Honest remarks, e.g. `cross-node cells need a multi-node machine`.
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// One NUMA placement experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NumaRow {
+    /// Thread placement (e.g. `pinned node 0`, `unpinned`).
+    pub placement: String,
+    /// Node the calling threads ran on, when pinned.
+    pub thread_node: Option<u32>,
+    /// Node of the capabilities and nurseries used, when fixed.
+    pub capability_node: Option<u32>,
+    /// Policy label.
+    pub policy: String,
+    /// OS threads (count).
+    pub threads: u32,
+    /// Capabilities (count).
+    pub capabilities: u32,
+    /// Nanoseconds per call, spread over repetitions.
+    pub ns_per_call: Option<Spread>,
+    /// Remote (cross-node) acquisitions / all acquisitions, in `[0, 1]`.
+    pub remote_acquisition_rate: Option<f64>,
+    /// Why the row was not measured (e.g. `needs a multi-node machine`).
+    pub skipped: Option<String>,
+}
+
+/// Capability selection cost on a topology of a given size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SelectionCost {
+    /// Capabilities (count).
+    pub capabilities: u32,
+    /// NUMA nodes (count).
+    pub nodes: u32,
+    /// Policy label.
+    pub policy: String,
+    /// Nanoseconds per selection, spread over repetitions.
+    pub ns_per_select: Spread,
+}
