@@ -1,1 +1,3 @@
 //! callin-bench harness: drivers, pinning, profiler, GHC baseline, results.
+
+pub mod profile;

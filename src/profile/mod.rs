@@ -1,0 +1,126 @@
+//! Phase profiler support that does not depend on rts-core: owns perf-event counter sets
+//! ([`counters`]), the probe timestamp clock and its calibration ([`tsc`]), the criterion
+//! counter measurement ([`measurement`]), and the environment summary that says which of
+//! these work on this machine and why ([`ProfileEnvironment`]).
+//!
+//! perf-event code is Linux only (the `perf-event2` crate is); the TSC clock falls back to
+//! `Instant` off x86_64.
+
+pub mod counters;
+pub mod measurement;
+pub mod tsc;
+
+use std::fmt;
+
+use serde::Serialize;
+
+pub use counters::{
+    BatchReading, CounterReading, CounterSet, EventKind, EventSpec, Grouping, MIN_BATCH_ITERS,
+    ProfileError, hardware_events, measure_batch, software_events,
+};
+pub use measurement::{CounterMeasurement, MeasuredCounter};
+pub use tsc::{Clock, ClockSource, ReadCost, TscCalibration, TscFlags, TscRead};
+
+/// Open or not, for one event: what the profile output prints per counter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventStatus {
+    /// Set the event belongs to (`hardware` / `software`).
+    pub set: &'static str,
+    /// Event name.
+    pub name: &'static str,
+    /// `None` when the event opened, else the reason it did not.
+    pub unavailable: Option<String>,
+}
+
+/// What the profiler can use on this machine: counters, clock, and timestamp cost.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileEnvironment {
+    /// `/proc/sys/kernel/perf_event_paranoid`.
+    pub perf_event_paranoid: String,
+    /// Every event of the hardware and software sets.
+    pub events: Vec<EventStatus>,
+    /// The probe clock.
+    pub clock: Clock,
+    /// Cost of one timestamp read per source (TSC variants and `Instant`).
+    pub read_costs: Vec<ReadCost>,
+}
+
+impl ProfileEnvironment {
+    /// Open both counter sets on the calling thread, calibrate the clock, time the reads.
+    pub fn detect() -> ProfileEnvironment {
+        let mut events = Vec::new();
+        for set in [CounterSet::hardware(), CounterSet::software()] {
+            events.extend(event_statuses(&set));
+        }
+        let clock = Clock::detect();
+        let read_costs = tsc::measure_all_read_costs(&clock, tsc::READ_COST_SAMPLES);
+        ProfileEnvironment {
+            perf_event_paranoid: counters::paranoid_level(),
+            events,
+            clock,
+            read_costs,
+        }
+    }
+}
+
+/// Status of every event in `set`, in the set's order.
+pub fn event_statuses(set: &CounterSet) -> Vec<EventStatus> {
+    let status = |(name, why): (&'static str, Option<&str>)| EventStatus {
+        set: set.label(),
+        name,
+        unavailable: why.map(str::to_owned),
+    };
+    set.statuses().into_iter().map(status).collect()
+}
+
+impl fmt::Display for ProfileEnvironment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "perf_event_paranoid = {}", self.perf_event_paranoid)?;
+        for e in &self.events {
+            match &e.unavailable {
+                None => writeln!(f, "  {:<8} {:<17} opened", e.set, e.name)?,
+                Some(why) => writeln!(f, "  {:<8} {:<17} unavailable: {why}", e.set, e.name)?,
+            }
+        }
+        let fl = self.clock.flags();
+        writeln!(
+            f,
+            "cpu flags: constant_tsc={} nonstop_tsc={} rdtscp={}; kernel clocksource: {}",
+            fl.constant_tsc,
+            fl.nonstop_tsc,
+            fl.rdtscp,
+            fl.kernel_clocksource.as_deref().unwrap_or("?")
+        )?;
+        if let Some(cal) = self.clock.calibration() {
+            let mhz: Vec<String> = cal
+                .windows
+                .iter()
+                .map(|w| format!("{:.3}", w * 1e3))
+                .collect();
+            writeln!(
+                f,
+                "tsc calibration: median {:.3} MHz, windows [{}] MHz, spread {:.2e}",
+                cal.mhz(),
+                mhz.join(", "),
+                cal.spread
+            )?;
+        }
+        writeln!(
+            f,
+            "probe clock: {} — {}",
+            self.clock.source(),
+            self.clock.reason()
+        )?;
+        for c in &self.read_costs {
+            writeln!(
+                f,
+                "  timestamp read {:<26} min {:>6.1} ns  median {:>6.1} ns  ({} pairs)",
+                c.source.to_string(),
+                c.min_ns,
+                c.median_ns,
+                c.samples
+            )?;
+        }
+        Ok(())
+    }
+}
