@@ -1,0 +1,612 @@
+//! The call-in path behind GHC's C API, in safe Rust over the concept modules.
+//!
+//! Ports `rts_lock` / `rts_mkInt` / `rts_apply` / `rts_evalIO` + `rts_inCall` /
+//! `rts_checkSchedStatus` / `rts_getInt` / `rts_unlock` (`rts/RtsAPI.c`) and
+//! `suspendThread` / `resumeThread` (`rts/Schedule.c`) for safe foreign calls. Every entry
+//! point first finds the calling thread's Task and top InCall and checks that the capability
+//! it names is the one this thread holds, so a bad `Capability *` is reported, never
+//! dereferenced. `ffi.rs` only converts and maps errors to GHC's exit behaviour.
+
+use std::ptr::{self, NonNull};
+
+use crate::capability::{Capability, CapabilityGuard};
+use crate::error::{CallInError, EXIT_FAILURE, EXIT_HEAPOVERFLOW, ExitKind};
+use crate::heap::{self, ClosurePtr, IoIntFn, Word};
+use crate::incall::{self, CallPhase, InCall};
+use crate::policy::ThreadObjects;
+use crate::rts::{self, Rts};
+use crate::sched::{self, Failure, SchedulerStatus};
+use crate::task::{self, Task};
+
+/// The calling thread's Task and its top InCall.
+struct Ctx {
+    task: NonNull<Task>,
+    ic: NonNull<InCall>,
+}
+
+impl Ctx {
+    #[inline]
+    fn current(call: &'static str) -> Result<Ctx, CallInError> {
+        let t = task::my_task().map_err(|_| CallInError::ThreadExiting { call })?;
+        let no_call = || CallInError::NotHeld {
+            call,
+            detail: "no call-in is in progress on this thread (call rts_lock first)".into(),
+        };
+        let task = t.ok_or_else(no_call)?;
+        // SAFETY: `task` is this thread's live Task.
+        let ic = incall::current(unsafe { task.as_ref() }).ok_or_else(no_call)?;
+        Ok(Ctx { task, ic })
+    }
+
+    #[inline]
+    fn task(&self) -> &Task {
+        // SAFETY: the Task outlives any call-in on its thread.
+        unsafe { self.task.as_ref() }
+    }
+
+    #[inline]
+    fn ic(&mut self) -> &mut InCall {
+        // SAFETY: the top InCall is owned by this thread's Task; `&mut self` keeps it unique.
+        unsafe { self.ic.as_mut() }
+    }
+
+    #[inline]
+    fn rts(&mut self) -> &'static Rts {
+        // SAFETY: `rts` was set by `lock` from a leaked, never-freed instance.
+        unsafe { &*self.ic().rts }
+    }
+
+    /// Check that `cap` is the capability this call holds; `Ok(false)` for a detached call.
+    #[inline]
+    fn check_cap(
+        &mut self,
+        cap: *const Capability,
+        call: &'static str,
+    ) -> Result<bool, CallInError> {
+        let ic = self.ic();
+        let held = ic.cap;
+        match ic.phase {
+            CallPhase::Running if ptr::eq(cap, held) => Ok(true),
+            CallPhase::Detached | CallPhase::Abandoned if ptr::eq(cap, held) => Ok(false),
+            CallPhase::Suspended => Err(CallInError::NotHeld {
+                call,
+                detail: "the call-in on this thread is inside a safe foreign call and holds no capability".into(),
+            }),
+            _ => Err(CallInError::NotHeld {
+                call,
+                detail: format!("capability {cap:p} is not held by this thread (it holds {held:p})"),
+            }),
+        }
+    }
+
+    /// The guard of the capability this running call holds.
+    #[inline]
+    #[track_caller]
+    fn guard(&mut self) -> CapabilityGuard<'static> {
+        let task = self.task.as_ptr() as *const Task;
+        let ic = self.ic();
+        debug_assert_eq!(ic.phase, CallPhase::Running);
+        debug_assert_eq!(
+            ic.task.as_ptr() as *const Task,
+            task,
+            "InCall on the wrong Task"
+        );
+        // SAFETY: see below; read-only check of the holder hint.
+        debug_assert!(
+            unsafe { &*ic.cap }.is_held_by(task),
+            "capability not held by this task"
+        );
+        // SAFETY: `ic.cap` is held by this thread while the call is Running (set by `lock` or
+        // `resume` right after acquiring), and capabilities live as long as their instance.
+        unsafe { CapabilityGuard::assume_held(&*ic.cap) }
+    }
+
+    /// Allocate `n` words on the held capability (Note [nursery reuse never clobbers a live call]).
+    #[inline]
+    fn alloc(&mut self, n: usize) -> Option<*mut Word> {
+        let mut g = self.guard();
+        g.cap().stats.nursery_bytes((n * heap::WORD_BYTES) as u64);
+        if let Some(p) = g.nursery().alloc(n) {
+            return Some(p.as_ptr());
+        }
+        let pins = &mut self.ic().pins;
+        let p = g.nursery().alloc_cold(n, pins)?;
+        g.cap().stats.nursery_resets(1);
+        Some(p.as_ptr())
+    }
+}
+
+/// Port of `rts_lock`: find or create the Task, push an InCall, acquire a capability.
+pub(crate) fn lock() -> Result<*const Capability, CallInError> {
+    let call = "rts_lock";
+    let rts = rts::current().ok_or(CallInError::NotInitialised { call })?;
+    if rts.is_exited() {
+        return Err(CallInError::AfterExit { call });
+    }
+    let t = task::get_my_task().map_err(|_| CallInError::ThreadExiting { call })?;
+    // SAFETY: this thread's live Task.
+    let task = unsafe { t.as_ref() };
+    if let Some(top) = incall::current(task) {
+        // SAFETY: the top InCall of this thread's Task.
+        if unsafe { top.as_ref() }.phase == CallPhase::Running {
+            return Err(CallInError::ReenteredUnsafely);
+        }
+    }
+    let mut ic = incall::push_incall(task, rts);
+    let mut g = rts.acquire_for(task);
+    let cap = g.cap();
+    // SAFETY: `ic` was just pushed by this thread.
+    let r = unsafe { ic.as_mut() };
+    r.cap = cap;
+    task.last_cap.set(Some(rts::hint_for(rts, cap)));
+    if rts.is_exited() || !rts.prepare_nursery(&mut g) {
+        detach(rts, g, r);
+        return Ok(cap);
+    }
+    cap.stats.calls(1);
+    if r.from_spare {
+        cap.stats.spare_hits(1);
+    } else {
+        cap.stats.spare_misses(1);
+    }
+    Ok(cap)
+}
+
+/// The RTS shut down while this call waited: give the capability back, end `Interrupted`.
+#[cold]
+fn detach(rts: &Rts, g: CapabilityGuard<'_>, ic: &mut InCall) {
+    ic.phase = CallPhase::Detached;
+    rts.release(g);
+}
+
+/// Port of `rts_mkInt`.
+#[inline]
+pub(crate) fn mk_int(cap: *const Capability, i: i64) -> Result<ClosurePtr, CallInError> {
+    let mut cx = Ctx::current("rts_mkInt")?;
+    let live = cx.check_cap(cap, "rts_mkInt")?;
+    if let Some(p) = heap::intlike(i) {
+        return Ok(p);
+    }
+    if !live {
+        return Ok(heap::intlike(0).expect("0 is a small int"));
+    }
+    let p = cx
+        .alloc(heap::INT_WORDS)
+        .ok_or_else(heap_overflow_in("rts_mkInt"))?;
+    // SAFETY: `p` has INT_WORDS fresh words from the nursery.
+    Ok(unsafe { heap::write_int(p, i) })
+}
+
+/// Port of `rts_apply`.
+#[inline]
+pub(crate) fn apply(
+    cap: *const Capability,
+    f: ClosurePtr,
+    arg: ClosurePtr,
+) -> Result<ClosurePtr, CallInError> {
+    let mut cx = Ctx::current("rts_apply")?;
+    let live = cx.check_cap(cap, "rts_apply")?;
+    if f.is_null() {
+        return Err(CallInError::NullArgument {
+            call: "rts_apply",
+            what: "the function closure",
+        });
+    }
+    if arg.is_null() {
+        return Err(CallInError::NullArgument {
+            call: "rts_apply",
+            what: "the argument closure",
+        });
+    }
+    if !live {
+        return Ok(f);
+    }
+    let p = cx
+        .alloc(heap::AP_WORDS)
+        .ok_or_else(heap_overflow_in("rts_apply"))?;
+    // SAFETY: `p` has AP_WORDS fresh words from the nursery.
+    Ok(unsafe { heap::write_ap(p, f, arg) })
+}
+
+fn heap_overflow_in(call: &'static str) -> impl Fn() -> CallInError {
+    move || CallInError::BadArgument {
+        call,
+        detail: "heap overflow: the nursery cannot hold the object".into(),
+    }
+}
+
+/// Port of `rts_inCall` / `rts_evalIO`: create the bound thread, run the scheduler until it
+/// finishes, store result and status. `*pcap` may come back as a different capability.
+pub(crate) fn in_call(
+    pcap: *mut *const Capability,
+    p: ClosurePtr,
+    ret: *mut ClosurePtr,
+    call: &'static str,
+) -> Result<(), CallInError> {
+    if pcap.is_null() {
+        return Err(CallInError::NullArgument {
+            call,
+            what: "the Capability ** argument",
+        });
+    }
+    if ret.is_null() {
+        return Err(CallInError::NullArgument {
+            call,
+            what: "the result pointer",
+        });
+    }
+    let mut cx = Ctx::current(call)?;
+    // SAFETY: `pcap` is non-null and, per the C API contract, valid for reads and writes.
+    let cap = unsafe { pcap.read() };
+    let live = cx.check_cap(cap, call)?;
+    if live && p.is_null() {
+        return Err(CallInError::NullArgument {
+            call,
+            what: "the closure to evaluate",
+        });
+    }
+    let (status, result) = if live {
+        schedule_wait_thread(&mut cx, p)
+    } else {
+        (SchedulerStatus::Interrupted, ptr::null())
+    };
+    let ic = cx.ic();
+    ic.rstat = status;
+    ic.ret = result;
+    // SAFETY: both out-pointers are non-null and valid per the C API contract.
+    unsafe {
+        pcap.write(ic.cap);
+        ret.write(result);
+    }
+    Ok(())
+}
+
+/// `createStrictIOThread` + `scheduleWaitThread` + the `schedule()` loop for one bound thread.
+fn schedule_wait_thread(cx: &mut Ctx, p: ClosurePtr) -> (SchedulerStatus, ClosurePtr) {
+    let rts = cx.rts();
+    let Some(tso) = create_thread(cx, rts, p) else {
+        return (SchedulerStatus::HeapExhausted, ptr::null());
+    };
+    let ic_addr = cx.ic.as_ptr() as *const ();
+    let mut g = cx.guard();
+    // SAFETY: `tso` was just initialised and is on no run queue.
+    unsafe {
+        sched::bind_thread(tso, ic_addr);
+        g.owned().run_queue.push_back(tso);
+    }
+    loop {
+        let t = g
+            .owned()
+            .run_queue
+            .pop_front()
+            .expect("the bound thread is on the run queue");
+        if !rts.is_running() {
+            // `hs_exit` in progress: the thread is deleted before it runs (GHC: SCHED_INTERRUPTING).
+            return (SchedulerStatus::Interrupted, ptr::null());
+        }
+        // SAFETY: `t` is a live TSO from our run queue.
+        if unsafe { sched::bound_of(t) } != ic_addr {
+            // GHC barfs here ("finished bound thread that isn't mine"); the model's run queues
+            // only ever hold the running call's thread, so this is an internal error.
+            unreachable!("a call-in's run queue held another task's bound thread");
+        }
+        // SAFETY: `t` is live; its stack holds the closure pushed by `init_thread`.
+        let closure = unsafe { sched::thread_closure(t) };
+        let mut env = Env { cx: &mut *cx };
+        // SAFETY: `closure` came through `rts_apply`/`rts_mkInt` or is a static closure (C API
+        // contract); the evaluator checks every info pointer against the model's tables.
+        let r = unsafe { sched::eval_io(closure, &mut env) };
+        return match r {
+            Ok(v) => {
+                // SAFETY: `t` is still live (reused storage, or a pinned/current nursery buffer).
+                unsafe { sched::finish_thread(t) };
+                (SchedulerStatus::Success, v)
+            }
+            Err(Failure::Exception(m)) => {
+                cx.ic().exception = Some(m);
+                (SchedulerStatus::Killed, ptr::null())
+            }
+            Err(Failure::HeapOverflow) => (SchedulerStatus::HeapExhausted, ptr::null()),
+            Err(Failure::Interrupted) => (SchedulerStatus::Interrupted, ptr::null()),
+        };
+    }
+}
+
+/// Port of `createThread`: a TSO + stack per policy, a thread id per policy.
+fn create_thread(cx: &mut Ctx, rts: &Rts, p: ClosurePtr) -> Option<sched::TsoPtr> {
+    let (tso, stack) = match rts.config().policy.thread_objects {
+        ThreadObjects::ReusePerInCall => cx.ic().tso.get(),
+        ThreadObjects::FreshInNursery => {
+            let stack = cx.alloc(sched::STACK_WORDS)?;
+            let tso = cx.alloc(sched::TSO_WORDS)?;
+            cx.guard().cap().stats.tsos_allocated(1);
+            // SAFETY: nursery allocations are non-null.
+            unsafe { (NonNull::new_unchecked(tso), NonNull::new_unchecked(stack)) }
+        }
+    };
+    let mut g = cx.guard();
+    let id = rts.new_thread_id(&mut g, tso.as_ptr() as usize);
+    // SAFETY: `tso`/`stack` are TSO_WORDS/STACK_WORDS words owned by this call.
+    unsafe { sched::init_thread(tso, stack, id, g.cap().no, p) };
+    Some(tso)
+}
+
+/// The evaluator's view of a running call.
+struct Env<'a> {
+    cx: &'a mut Ctx,
+}
+
+impl sched::EvalEnv for Env<'_> {
+    fn call_body(&mut self, f: IoIntFn, x: i64) -> Result<i64, Failure> {
+        // SAFETY: `f` is the body of an `Int -> IO Int` closure (checked by the evaluator).
+        let r = unsafe { f(x) };
+        let ic = self.cx.ic();
+        if let Some(m) = ic.exception.take() {
+            return Err(Failure::Exception(m));
+        }
+        if ic.heap_overflow {
+            return Err(Failure::HeapOverflow);
+        }
+        if ic.phase == CallPhase::Detached {
+            return Err(Failure::Interrupted);
+        }
+        Ok(r)
+    }
+
+    fn alloc_int(&mut self, v: i64) -> Result<ClosurePtr, Failure> {
+        let p = self
+            .cx
+            .alloc(heap::INT_WORDS)
+            .ok_or(Failure::HeapOverflow)?;
+        // SAFETY: `p` has INT_WORDS fresh words.
+        Ok(unsafe { heap::write_int(p, v) })
+    }
+}
+
+/// What `rts_checkSchedStatus` decided (the FFI layer carries out a thread exit).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum StatusAction {
+    Continue,
+    /// GHC's `shutdownThread()`: the capability is released; end this OS thread.
+    ExitThread,
+}
+
+/// Port of `rts_checkSchedStatus`.
+pub(crate) fn check_sched_status(
+    site: &str,
+    cap: *const Capability,
+) -> Result<StatusAction, CallInError> {
+    let mut cx = Ctx::current("rts_checkSchedStatus")?;
+    if cx.ic().phase == CallPhase::Abandoned {
+        return Ok(StatusAction::Continue);
+    }
+    cx.check_cap(cap, "rts_checkSchedStatus")?;
+    let (kind, msg) = match cx.ic().rstat {
+        SchedulerStatus::Success => return Ok(StatusAction::Continue),
+        SchedulerStatus::Killed => {
+            let why = cx.ic().exception.take().unwrap_or_default();
+            (
+                ExitKind::Process(EXIT_FAILURE),
+                format!("{site}: uncaught exception: {why}"),
+            )
+        }
+        SchedulerStatus::Interrupted => (ExitKind::Thread, format!("{site}: interrupted")),
+        SchedulerStatus::HeapExhausted => (
+            ExitKind::Process(EXIT_HEAPOVERFLOW),
+            format!("{site}: Return code (4) not ok (heap exhausted)"),
+        ),
+        SchedulerStatus::NoStatus => (
+            ExitKind::Process(EXIT_FAILURE),
+            format!("{site}: Return code (0) not ok"),
+        ),
+    };
+    let observed = crate::error::has_rust_hook();
+    if kind == ExitKind::Thread && !observed {
+        // GHC: rts_unlock(cap) then shutdownThread(); the FFI layer ends the thread.
+        crate::error::report_and_exit(kind, msg);
+        unlock(cap)?;
+        return Ok(StatusAction::ExitThread);
+    }
+    if cx.ic().phase == CallPhase::Running {
+        cx.ic().phase = CallPhase::Abandoned;
+    }
+    crate::error::report_and_exit(kind, msg);
+    Ok(StatusAction::Continue)
+}
+
+/// Port of `rts_getInt`: read an `I#` made by this call (or a static small int).
+pub(crate) fn get_int(p: ClosurePtr) -> Result<i64, CallInError> {
+    let call = "rts_getInt";
+    let not_int = |detail: String| CallInError::NotAnInt { call, detail };
+    if p.is_null() {
+        let quiet = Ctx::current(call).is_ok_and(|mut cx| cx.ic().phase != CallPhase::Running);
+        return if quiet {
+            Ok(0)
+        } else {
+            Err(CallInError::NullArgument {
+                call,
+                what: "the closure",
+            })
+        };
+    }
+    if heap::is_intlike(p) {
+        // SAFETY: `p` points into the static small-int table.
+        return Ok(unsafe { heap::payload(p, 0) } as i64);
+    }
+    let mut cx = Ctx::current(call)?;
+    if cx.ic().phase != CallPhase::Running {
+        return Err(not_int(format!(
+            "closure {p:p}: this thread's call-in holds no capability"
+        )));
+    }
+    let addr = heap::untag(p);
+    let mut g = cx.guard();
+    let n = g.nursery();
+    if !n.owns(addr) {
+        let why = if n.is_stale(addr) {
+            "is in nursery memory that has been reclaimed since it was made"
+        } else {
+            "is neither in this call's nursery nor a static closure"
+        };
+        return Err(not_int(format!("closure {p:p} {why}")));
+    }
+    // SAFETY: `addr` is inside the allocated part of the held capability's nursery, so its
+    // header and (for an I#) payload words are readable.
+    unsafe {
+        let info = heap::info_of(p);
+        if info != (&heap::IZH_CON_INFO as *const _) {
+            let name = if heap::is_known_info(info) {
+                std::ffi::CStr::from_ptr((*info).name)
+                    .to_string_lossy()
+                    .into_owned()
+            } else {
+                "an unknown object".into()
+            };
+            return Err(not_int(format!("closure {p:p} is {name}, not an I#")));
+        }
+        Ok(heap::payload(p, 0) as i64)
+    }
+}
+
+/// Port of `rts_unlock`: release the capability (hand-off) and pop the InCall.
+pub(crate) fn unlock(cap: *const Capability) -> Result<(), CallInError> {
+    let mut cx = Ctx::current("rts_unlock")?;
+    cx.check_cap(cap, "rts_unlock")?;
+    let rts = cx.rts();
+    // A detached call never kept its capability; an abandoned one (failure seen by a test hook)
+    // still holds it.
+    if matches!(cx.ic().phase, CallPhase::Running | CallPhase::Abandoned) {
+        unpin_all(cx.ic());
+        // SAFETY: Running/Abandoned calls hold `ic.cap` (checked by `check_cap` above).
+        let g = unsafe { CapabilityGuard::assume_held(&*cx.ic().cap) };
+        cx.task().last_cap.set(Some(rts::hint_for(rts, g.cap())));
+        rts.release(g);
+    }
+    incall::pop_incall(cx.task());
+    Ok(())
+}
+
+fn unpin_all(ic: &mut InCall) {
+    for b in ic.pins.drain(..) {
+        // SAFETY: pinned buffers stay alive while pinned (their nursery is only dropped by
+        // `hs_exit` when no buffer is pinned).
+        unsafe { b.as_ref() }.unpin();
+    }
+}
+
+/// Port of `suspendThread` + `resumeThread` around a safe foreign call made by the body of an
+/// exported function: release the capability, run `f` (which may call in again), reacquire.
+pub fn safe_foreign_call<R>(f: impl FnOnce() -> R) -> Result<R, CallInError> {
+    let call = "rtscore_safe_ccall";
+    let mut cx = Ctx::current(call)?;
+    if cx.ic().phase != CallPhase::Running {
+        return Err(CallInError::NotHeld {
+            call,
+            detail: "not called from inside a running call-in".into(),
+        });
+    }
+    let rts = cx.rts();
+    let mut g = cx.guard();
+    let cap = g.cap();
+    g.nursery().pin_current(&mut cx.ic().pins);
+    cx.task().last_cap.set(Some(rts::hint_for(rts, cap)));
+    {
+        let ic = cx.ic();
+        ic.suspended_cap = ic.cap;
+        ic.cap = ptr::null();
+        ic.phase = CallPhase::Suspended;
+    }
+    rts.suspended_inc();
+    rts.release(g);
+    let r = f();
+    rts.suspended_dec();
+    let prefer = cx.ic().suspended_cap;
+    let mut g = rts.reacquire_for(cx.task(), prefer);
+    let ic = cx.ic();
+    ic.cap = g.cap();
+    if rts.is_exited() || !rts.prepare_nursery(&mut g) {
+        detach(rts, g, ic);
+    } else {
+        ic.phase = CallPhase::Running;
+    }
+    Ok(r)
+}
+
+/// `rtscore_throw`: the running body raises an exception the call ends with (`Killed`).
+pub(crate) fn throw(what: String) -> Result<(), CallInError> {
+    let mut cx = Ctx::current("rtscore_throw")?;
+    cx.ic().exception = Some(what);
+    Ok(())
+}
+
+/// `rtscore_allocate`: heap allocation by the body of an exported function.
+pub(crate) fn allocate(words: usize) -> Result<*mut Word, CallInError> {
+    let call = "rtscore_allocate";
+    let mut cx = Ctx::current(call)?;
+    if cx.ic().phase != CallPhase::Running {
+        return Err(CallInError::NotHeld {
+            call,
+            detail: "not called from inside a running call-in".into(),
+        });
+    }
+    match cx.alloc(words.max(1)) {
+        Some(p) => Ok(p),
+        None => {
+            cx.ic().heap_overflow = true;
+            Ok(ptr::null_mut())
+        }
+    }
+}
+
+/// Run a Rust function as the body of an exported `Int -> IO Int`: a panic becomes an
+/// uncaught Haskell exception (`Killed`), never an unwind into C.
+pub fn run_rust_body(x: i64, f: fn(i64) -> i64) -> i64 {
+    match std::panic::catch_unwind(|| f(x)) {
+        Ok(v) => v,
+        Err(e) => {
+            let msg = e
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| e.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".into());
+            let _ = throw(msg);
+            0
+        }
+    }
+}
+
+/// Port of `rts_setInCallCapability` (without the CPU binding, done by the FFI layer).
+pub(crate) fn set_incall_capability(pref: i32) -> Result<(), CallInError> {
+    let call = "rts_setInCallCapability";
+    if pref < 0 {
+        return Err(CallInError::BadArgument {
+            call,
+            detail: format!("capability index {pref} is negative"),
+        });
+    }
+    let t = task::get_my_task().map_err(|_| CallInError::ThreadExiting { call })?;
+    // SAFETY: this thread's live Task.
+    unsafe { t.as_ref() }.preferred_capability.set(pref);
+    Ok(())
+}
+
+/// Port of `rts_pinThreadToNumaNode`'s bookkeeping: set the Task's node.
+pub(crate) fn pin_thread_to_numa_node(node: i32) -> Result<(), CallInError> {
+    let call = "rts_pinThreadToNumaNode";
+    let rts = rts::current()
+        .filter(|r| !r.is_exited())
+        .ok_or(CallInError::NotInitialised { call })?;
+    let n_nodes = rts.config().numa.n_nodes as i32;
+    if !(0..n_nodes).contains(&node) {
+        return Err(CallInError::BadArgument {
+            call,
+            detail: format!("NUMA node {node} does not exist (nodes 0..{})", n_nodes - 1),
+        });
+    }
+    let t = task::get_my_task().map_err(|_| CallInError::ThreadExiting { call })?;
+    // SAFETY: this thread's live Task.
+    let task = unsafe { t.as_ref() };
+    task.node.set(node as u32);
+    task.node_set.set(true);
+    Ok(())
+}

@@ -1,0 +1,393 @@
+//! The `extern "C"` surface: GHC's C API names and signatures (STYLE.md R12).
+//!
+//! Each function converts its arguments, delegates to `api.rs` / `rts.rs`, and maps a
+//! [`CallInError`] to GHC's behaviour: `errorBelch`-style message, then the exit path (GHC's
+//! `exitFn`, or the Rust test hook). Every body runs inside [`ffi_guard`], so a Rust panic never
+//! unwinds into C. Values returned after a reported error (when a test hook returns) are safe
+//! placeholders: a static closure, 0, or the unchanged capability.
+
+use std::ffi::{CStr, c_char, c_int};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr;
+
+use crate::api;
+use crate::capability::Capability;
+use crate::error::{self, CallInError, ExitKind};
+use crate::heap::{ClosurePtr, Word};
+use crate::rts::{self, Config};
+
+/// GHC's `HsInt`.
+pub type HsInt = i64;
+
+/// Run `f`; a misuse error goes through GHC's exit path, a panic is an internal error.
+#[inline]
+fn ffi_guard<T>(call: &'static str, fallback: T, f: impl FnOnce() -> Result<T, CallInError>) -> T {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => {
+            error::misuse(&e);
+            fallback
+        }
+        Err(_) => {
+            error::report_and_exit(
+                ExitKind::Process(255),
+                format!("{call}: internal error (panic in rts-core)"),
+            );
+            fallback
+        }
+    }
+}
+
+/// A harmless closure to return after a reported error.
+fn placeholder() -> ClosurePtr {
+    crate::heap::intlike(0).expect("0 is a small int")
+}
+
+/// GHC's `exitFn`: called with the exit code before the RTS exits the process.
+#[unsafe(no_mangle)]
+#[allow(non_upper_case_globals)]
+pub static mut exitFn: Option<unsafe extern "C" fn(c_int)> = None;
+
+pub(crate) fn call_exit_fn(code: i32) {
+    // SAFETY: `exitFn` is only written by C code before it starts the RTS (GHC's contract);
+    // reading it by value through a raw pointer creates no reference to the static.
+    let f = unsafe { (&raw const exitFn).read_volatile() };
+    if let Some(f) = f {
+        // SAFETY: the C program installed a function with this signature.
+        unsafe { f(code) };
+    }
+}
+
+/// GHC's `shutdownThread()`: end the calling OS thread. Call only from a frame chain with no
+/// Rust destructors pending (a forced unwind does not run them reliably).
+///
+/// # Safety
+/// The caller must be on a thread created by C (`pthread_create`), not by Rust's std, whose
+/// thread entry would abort on the forced unwind.
+pub(crate) unsafe fn shutdown_thread() -> ! {
+    // SAFETY: per contract; pthread_exit never returns.
+    unsafe { libc::pthread_exit(ptr::null_mut()) }
+}
+
+/// Port of `rts_lock()`.
+///
+/// # Safety
+/// Callable from any OS thread after `hs_init`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rts_lock() -> *const Capability {
+    ffi_guard("rts_lock", ptr::null(), api::lock)
+}
+
+/// Port of `rts_unlock(cap)`.
+///
+/// # Safety
+/// `cap` should be the capability `rts_lock`/`rts_inCall` gave this thread; anything else is
+/// reported, never dereferenced.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rts_unlock(cap: *const Capability) {
+    ffi_guard("rts_unlock", (), || api::unlock(cap))
+}
+
+/// Port of `rts_mkInt(cap, i)`.
+///
+/// # Safety
+/// As for `rts_unlock`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rts_mkInt(cap: *const Capability, i: HsInt) -> ClosurePtr {
+    ffi_guard("rts_mkInt", placeholder(), || api::mk_int(cap, i))
+}
+
+/// Port of `rts_apply(cap, f, arg)`.
+///
+/// # Safety
+/// As for `rts_unlock`; non-null `f`/`arg` must be closures from this RTS or static closures.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rts_apply(
+    cap: *const Capability,
+    f: ClosurePtr,
+    arg: ClosurePtr,
+) -> ClosurePtr {
+    ffi_guard("rts_apply", placeholder(), || api::apply(cap, f, arg))
+}
+
+/// Port of `rts_inCall(&cap, p, &ret)` (GHC 9.2+).
+///
+/// # Safety
+/// `cap` and `ret` must be null (reported) or valid for a read and write; `p` must be a closure
+/// built with `rts_apply` from `runIO_closure` and an exported function's closure.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rts_inCall(
+    cap: *mut *const Capability,
+    p: ClosurePtr,
+    ret: *mut ClosurePtr,
+) {
+    ffi_guard("rts_inCall", (), || api::in_call(cap, p, ret, "rts_inCall"))
+}
+
+/// Port of `rts_evalIO(&cap, p, &ret)` (GHC 9.0's name for the same call).
+///
+/// # Safety
+/// As for `rts_inCall`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rts_evalIO(
+    cap: *mut *const Capability,
+    p: ClosurePtr,
+    ret: *mut ClosurePtr,
+) {
+    ffi_guard("rts_evalIO", (), || api::in_call(cap, p, ret, "rts_evalIO"))
+}
+
+/// Port of `rts_checkSchedStatus(site, cap)`. `C-unwind` because GHC's `Interrupted` path ends
+/// the calling thread (`pthread_exit`, a forced unwind through this frame).
+///
+/// # Safety
+/// `site` must be null or a NUL-terminated string; `cap` as for `rts_unlock`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn rts_checkSchedStatus(site: *const c_char, cap: *const Capability) {
+    let action = ffi_guard("rts_checkSchedStatus", api::StatusAction::Continue, || {
+        // SAFETY: per contract, a non-null `site` is a C string.
+        let site = if site.is_null() {
+            "?".into()
+        } else {
+            unsafe { CStr::from_ptr(site) }.to_string_lossy()
+        };
+        api::check_sched_status(&site, cap)
+    });
+    if action == api::StatusAction::ExitThread {
+        // SAFETY: no Rust value with a destructor is alive in this frame; a C thread called us.
+        unsafe { shutdown_thread() }
+    }
+}
+
+/// Port of `rts_getInt(p)`.
+///
+/// # Safety
+/// `p` is checked against the caller's nursery and the static closures before it is read.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rts_getInt(p: ClosurePtr) -> HsInt {
+    ffi_guard("rts_getInt", 0, || api::get_int(p))
+}
+
+/// Parse GHC-style `+RTS ... -RTS` options into a configuration.
+fn parse_rts_args(args: &[String]) -> Result<Config, CallInError> {
+    let mut cfg = Config::default();
+    let bad = |detail: String| CallInError::BadArgument {
+        call: "hs_init",
+        detail,
+    };
+    let mut in_rts = false;
+    for a in args {
+        match a.as_str() {
+            "+RTS" => in_rts = true,
+            "-RTS" => in_rts = false,
+            _ if !in_rts => {}
+            s if s.starts_with("-N") => {
+                cfg.n_capabilities = s[2..]
+                    .parse()
+                    .map_err(|_| bad(format!("bad RTS option {s}: -N<n>")))?
+            }
+            s if s.starts_with("-A") => {
+                cfg.nursery_bytes = parse_size(&s[2..])
+                    .ok_or_else(|| bad(format!("bad RTS option {s}: -A<size>[k|m]")))?
+            }
+            s if s.starts_with("--policy=") => {
+                cfg.policy = crate::policy::PolicySet::parse(&s[9..])
+                    .ok_or_else(|| bad(format!("bad RTS option {s}: --policy=lockfree|ghc")))?
+            }
+            s => return Err(bad(format!("unknown RTS option: {s}"))),
+        }
+    }
+    Ok(cfg)
+}
+
+fn parse_size(s: &str) -> Option<usize> {
+    let (num, mult) = match s.as_bytes().last()? {
+        b'k' | b'K' => (&s[..s.len() - 1], 1 << 10),
+        b'm' | b'M' => (&s[..s.len() - 1], 1 << 20),
+        b'g' | b'G' => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<usize>().ok()?.checked_mul(mult)
+}
+
+/// Collect `argv` as strings.
+///
+/// # Safety
+/// `argc`/`argv` as for `hs_init`.
+unsafe fn read_args(argc: *mut c_int, argv: *mut *mut *mut c_char) -> Vec<String> {
+    if argc.is_null() || argv.is_null() {
+        return Vec::new();
+    }
+    // SAFETY: per contract, `*argv` holds `*argc` C strings.
+    unsafe {
+        let (n, v) = (*argc, *argv);
+        if v.is_null() {
+            return Vec::new();
+        }
+        (0..n.max(0) as usize)
+            .filter_map(|i| {
+                v.add(i)
+                    .read()
+                    .as_ref()
+                    .map(|p| CStr::from_ptr(p).to_string_lossy().into_owned())
+            })
+            .collect()
+    }
+}
+
+/// Port of `hs_init(&argc, &argv)`: `+RTS -N<n> -A<size> --policy=lockfree|ghc -RTS`.
+///
+/// # Safety
+/// `argc`/`argv` may be null; otherwise `*argv` must hold `*argc` NUL-terminated strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hs_init(argc: *mut c_int, argv: *mut *mut *mut c_char) {
+    // SAFETY: forwarded contract.
+    let args = unsafe { read_args(argc, argv) };
+    ffi_guard("hs_init", (), || {
+        crate::foreign_exports::process()?;
+        rts::init(parse_rts_args(&args)?).map(|_| ())
+    })
+}
+
+/// Port of `hs_exit()`: interrupts calls in flight, waits for running ones, shuts down.
+///
+/// # Safety
+/// Callable from any thread that is not inside a call-in.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hs_exit() {
+    ffi_guard("hs_exit", (), || {
+        if crate::task::my_task().ok().flatten().is_some_and(|t| {
+            // SAFETY: this thread's live Task.
+            !unsafe { t.as_ref() }.is_stopped()
+        }) {
+            return Err(CallInError::ExitFromCallIn);
+        }
+        if !rts::exit() {
+            eprintln!("hs_exit: warning: too many hs_exit()s");
+        }
+        Ok(())
+    })
+}
+
+/// Port of `hs_thread_done()`: free this thread's Task now (GHC ignores it mid-call).
+///
+/// # Safety
+/// Callable from any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hs_thread_done() {
+    if let Err(e) = crate::task::free_my_task() {
+        eprintln!("{e}");
+    }
+}
+
+/// Port of `setNumCapabilities(n)`.
+///
+/// # Safety
+/// Callable from any thread not inside a call-in.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn setNumCapabilities(n: u32) {
+    ffi_guard("setNumCapabilities", (), || rts::set_num_capabilities(n))
+}
+
+/// Port of `rts_setInCallCapability(preferred_capability, affinity)`.
+///
+/// # Safety
+/// Callable from any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rts_setInCallCapability(preferred_capability: c_int, affinity: c_int) {
+    ffi_guard("rts_setInCallCapability", (), || {
+        api::set_incall_capability(preferred_capability)?;
+        if affinity != 0 {
+            crate::numa::bind_to_capability(preferred_capability as u32)?;
+        }
+        Ok(())
+    })
+}
+
+/// Port of `rts_pinThreadToNumaNode(node)`.
+///
+/// # Safety
+/// Callable from any thread after `hs_init`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rts_pinThreadToNumaNode(node: c_int) {
+    ffi_guard("rts_pinThreadToNumaNode", (), || {
+        api::pin_thread_to_numa_node(node)?;
+        crate::numa::bind_to_node(node as u32)
+    })
+}
+
+/// `rtscore_throw(what)`: the running exported function raises an exception.
+///
+/// # Safety
+/// `what` must be null or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rtscore_throw(what: *const c_char) {
+    // SAFETY: per contract.
+    let msg = if what.is_null() {
+        "exception".into()
+    } else {
+        unsafe { CStr::from_ptr(what) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    ffi_guard("rtscore_throw", (), || api::throw(msg))
+}
+
+/// `rtscore_allocate(words)`: allocate in the current capability's nursery (NULL and
+/// `HeapExhausted` if it cannot fit).
+///
+/// # Safety
+/// Callable only from the body of an exported function during a call-in.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rtscore_allocate(words: HsInt) -> *mut Word {
+    ffi_guard("rtscore_allocate", ptr::null_mut(), || {
+        let w = usize::try_from(words).map_err(|_| CallInError::BadArgument {
+            call: "rtscore_allocate",
+            detail: format!("{words} words"),
+        })?;
+        api::allocate(w)
+    })
+}
+
+/// `rtscore_safe_ccall(fn, arg)`: a safe foreign call from Haskell (may call back in).
+///
+/// # Safety
+/// `f` must be a valid function pointer; callable only from the body of an exported function.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rtscore_safe_ccall(
+    f: Option<unsafe extern "C" fn(HsInt) -> HsInt>,
+    arg: HsInt,
+) -> HsInt {
+    ffi_guard("rtscore_safe_ccall", 0, || {
+        let f = f.ok_or(CallInError::NullArgument {
+            call: "rtscore_safe_ccall",
+            what: "the function",
+        })?;
+        // SAFETY: per contract, `f` is a C function taking and returning HsInt.
+        api::safe_foreign_call(|| unsafe { f(arg) })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rts_options_parse_like_ghc() {
+        let args: Vec<String> = ["prog", "+RTS", "-N3", "-A4m", "--policy=ghc", "-RTS", "x"]
+            .map(String::from)
+            .to_vec();
+        let c = parse_rts_args(&args).unwrap();
+        assert_eq!(c.n_capabilities, 3);
+        assert_eq!(c.nursery_bytes, 4 << 20);
+        assert_eq!(c.policy, crate::policy::PolicySet::ghc());
+        let bad: Vec<String> = ["p", "+RTS", "-Q"].map(String::from).to_vec();
+        assert!(
+            parse_rts_args(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("unknown RTS option: -Q")
+        );
+        assert!(parse_rts_args(&["+RTS".into(), "-Ax".into()]).is_err());
+    }
+}

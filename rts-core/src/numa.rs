@@ -1,0 +1,64 @@
+//! Binding the calling thread to a capability's or a node's CPUs.
+//!
+//! Port of `setThreadAffinity` / `setThreadNode` (`rts/posix/OSThreads.c`). The CPU sets come
+//! from the configuration (`NumaConfig::node_cpus`, filled by the harness from hwloc); without
+//! them, a capability binds to CPU `cap mod ncpus` as GHC's `-qa` does, and a node has no CPU set
+//! to bind to (the Task's node is still set, so selection honours it).
+
+use crate::error::CallInError;
+use crate::rts;
+
+/// Bind the calling thread to the CPUs of `cpus` (Linux `sched_setaffinity`).
+fn bind_current_thread(cpus: &[usize], call: &'static str) -> Result<(), CallInError> {
+    // SAFETY: an all-zero cpu_set_t is a valid empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &c in cpus {
+        if c >= libc::CPU_SETSIZE as usize {
+            return Err(CallInError::BadArgument {
+                call,
+                detail: format!("CPU {c} is beyond CPU_SETSIZE"),
+            });
+        }
+        // SAFETY: `c` is below CPU_SETSIZE, so the bit is inside `set`.
+        unsafe { libc::CPU_SET(c, &mut set) };
+    }
+    // SAFETY: `set` is a valid cpu_set_t of the size passed; pid 0 is the calling thread.
+    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if rc != 0 {
+        let err = std::io::Error::last_os_error();
+        return Err(CallInError::BadArgument {
+            call,
+            detail: format!("sched_setaffinity({cpus:?}) failed: {err}"),
+        });
+    }
+    Ok(())
+}
+
+/// `rts_setInCallCapability(cap, affinity != 0)`: bind to the capability's CPUs.
+pub(crate) fn bind_to_capability(cap: u32) -> Result<(), CallInError> {
+    let call = "rts_setInCallCapability";
+    let Some(rts) = rts::current() else {
+        return Err(CallInError::NotInitialised { call });
+    };
+    let numa = &rts.config().numa;
+    let node = numa.node_of_cap(cap % rts.n_capabilities().max(1));
+    match numa.node_cpus.get(node as usize) {
+        Some(cpus) if !cpus.is_empty() => bind_current_thread(cpus, call),
+        _ => {
+            let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+            bind_current_thread(&[cap as usize % n], call)
+        }
+    }
+}
+
+/// `rts_pinThreadToNumaNode(node)`: bind to the node's CPUs when they are known.
+pub(crate) fn bind_to_node(node: u32) -> Result<(), CallInError> {
+    let call = "rts_pinThreadToNumaNode";
+    let Some(rts) = rts::current() else {
+        return Err(CallInError::NotInitialised { call });
+    };
+    match rts.config().numa.node_cpus.get(node as usize) {
+        Some(cpus) if !cpus.is_empty() => bind_current_thread(cpus, call),
+        _ => Ok(()),
+    }
+}

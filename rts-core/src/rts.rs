@@ -1,0 +1,815 @@
+//! The RTS instance: configuration, capabilities and their NUMA layout, lifecycle
+//! (`hs_init` / `hs_exit` / `setNumCapabilities`) and capability selection.
+//!
+//! Ports `initCapabilities` / `moreCapabilities` (`rts/Capability.c`), `initStorage` /
+//! `storageAddCapabilities` (`rts/sm/Storage.c`), `hs_init_ghc` / `hs_exit_`
+//! (`rts/RtsStartup.c`), `setNumCapabilities` (`rts/Schedule.c`) and
+//! `find_capability_for_task` (`rts/Capability.c`). Ownership: an `Rts` is created by `hs_init`
+//! and never freed (tasks may still hold pointers into it, like GHC's capabilities, #8209); its
+//! nurseries are freed by `hs_exit` once no call can reach them.
+//!
+//! Deliberate difference: `hs_init` after a complete `hs_exit` starts a fresh instance (GHC does
+//! not support restarting), so one bench binary can measure several policy sets.
+
+use std::sync::atomic::AtomicPtr;
+
+use crossbeam_utils::CachePadded;
+use parking_lot::Mutex;
+
+use crate::capability::{Capability, CapabilityGuard};
+use crate::error::CallInError;
+use crate::nursery::{Nursery, Reclaim};
+use crate::policy::{GcPolicy, NurseryLayout, PolicySet, SelectPolicy, WaitPolicy};
+use crate::stats::StatsSnapshot;
+use crate::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use crate::task::{CapHint, Task};
+
+/// GHC 9.0's default `-A`: 1 MiB.
+pub const DEFAULT_NURSERY_BYTES: usize = 1 << 20;
+/// GHC's `BLOCK_SIZE`.
+pub const BLOCK_BYTES: usize = 4096;
+/// Capabilities the array is sized for unless the config says otherwise (GHC 9.14 pre-sizes to
+/// `max_n_capabilities`, #25560).
+pub const DEFAULT_MAX_CAPABILITIES: u32 = 256;
+/// GHC's `MAX_NUMA_NODES`.
+pub const MAX_NUMA_NODES: u32 = 16;
+
+/// Which node a foreign thread's Task starts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ForeignNode {
+    /// GHC: node 0 unless `rts_pinThreadToNumaNode` says otherwise.
+    #[default]
+    Zero,
+    /// The node of the CPU the thread runs on at its first call-in (needs `cpu_nodes`).
+    CurrentCpu,
+}
+
+/// NUMA layout of the capabilities (GHC: `--numa`, `numa_map`, `capNoToNumaNode`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumaConfig {
+    /// Number of nodes (1 = no NUMA).
+    pub n_nodes: u32,
+    /// Explicit capability → node map; default: capability `i` on node `i mod n_nodes`.
+    pub cap_nodes: Option<Vec<u32>>,
+    /// Node distance matrix (`distances[a][b]`), if known; nearest-node order uses it.
+    pub distances: Option<Vec<Vec<u32>>>,
+    /// Where foreign threads start.
+    pub foreign_node: ForeignNode,
+    /// CPUs of each node, for `rts_pinThreadToNumaNode` / `rts_setInCallCapability` binding.
+    pub node_cpus: Vec<Vec<usize>>,
+    /// Node of each CPU (index = CPU id), for `ForeignNode::CurrentCpu`.
+    pub cpu_nodes: Vec<u32>,
+}
+
+impl Default for NumaConfig {
+    fn default() -> Self {
+        NumaConfig {
+            n_nodes: 1,
+            cap_nodes: None,
+            distances: None,
+            foreign_node: ForeignNode::Zero,
+            node_cpus: Vec::new(),
+            cpu_nodes: Vec::new(),
+        }
+    }
+}
+
+impl NumaConfig {
+    /// The node of capability `i`.
+    pub fn node_of_cap(&self, i: u32) -> u32 {
+        match &self.cap_nodes {
+            Some(map) if (i as usize) < map.len() => map[i as usize],
+            _ => i % self.n_nodes.max(1),
+        }
+    }
+
+    /// Other nodes ordered by distance from `node` (ties by node number).
+    pub fn nearest_from(&self, node: u32) -> Vec<u32> {
+        let mut others: Vec<u32> = (0..self.n_nodes).filter(|&n| n != node).collect();
+        if let Some(d) = &self.distances {
+            others.sort_by_key(|&n| {
+                (
+                    d.get(node as usize)
+                        .and_then(|r| r.get(n as usize))
+                        .copied(),
+                    n,
+                )
+            });
+        }
+        others
+    }
+}
+
+/// Everything `hs_init` needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Enabled capabilities (`-N`); 0 means the number of available cores.
+    pub n_capabilities: u32,
+    /// Size of the capability array; 0 means `max(DEFAULT_MAX_CAPABILITIES, n)`.
+    pub max_capabilities: u32,
+    /// Nursery size per capability in bytes (`-A`).
+    pub nursery_bytes: usize,
+    pub policy: PolicySet,
+    pub numa: NumaConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            n_capabilities: 0,
+            max_capabilities: 0,
+            nursery_bytes: DEFAULT_NURSERY_BYTES,
+            policy: PolicySet::lockfree(),
+            numa: NumaConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Resolve defaults (`0` capabilities = available cores) and check limits.
+    pub fn resolved(mut self) -> Result<Config, CallInError> {
+        let bad = |detail: String| CallInError::BadArgument {
+            call: "hs_init",
+            detail,
+        };
+        if self.n_capabilities == 0 {
+            self.n_capabilities =
+                std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        }
+        if self.max_capabilities == 0 {
+            self.max_capabilities = self.n_capabilities.max(DEFAULT_MAX_CAPABILITIES);
+        }
+        if self.n_capabilities > self.max_capabilities {
+            return Err(bad(format!(
+                "{} capabilities exceed the maximum of {}",
+                self.n_capabilities, self.max_capabilities
+            )));
+        }
+        if self.numa.n_nodes == 0 || self.numa.n_nodes > MAX_NUMA_NODES {
+            return Err(bad(format!(
+                "{} NUMA nodes (must be 1..={MAX_NUMA_NODES})",
+                self.numa.n_nodes
+            )));
+        }
+        if let Some(map) = &self.numa.cap_nodes
+            && let Some(n) = map.iter().find(|&&n| n >= self.numa.n_nodes)
+        {
+            return Err(bad(format!(
+                "capability map names node {n} of {}",
+                self.numa.n_nodes
+            )));
+        }
+        if self.nursery_bytes < 2 * crate::nursery::HEADROOM_WORDS * crate::heap::WORD_BYTES {
+            return Err(bad(format!(
+                "nursery of {} bytes is below the 16 KiB minimum",
+                self.nursery_bytes
+            )));
+        }
+        Ok(self)
+    }
+}
+
+/// Lifecycle states of an instance.
+const RUNNING: u32 = 1;
+const INTERRUPTING: u32 = 2;
+const EXITED: u32 = 3;
+
+/// The capabilities of one NUMA node and its free bitmap.
+struct NodeCaps {
+    /// Capability numbers on this node, in order; bit `j` of `free` stands for `caps[j]`.
+    caps: Vec<u32>,
+    /// Free-capability hints (see Note [free bitmaps]).
+    free: Box<[CachePadded<AtomicU64>]>,
+    /// Other nodes, nearest first.
+    nearest: Vec<u32>,
+}
+
+// Note [free bitmaps]
+// ~~~~~~~~~~~~~~~~~~~
+// Bit j of a node's bitmap says "caps[j] may be free". The fast path (a task's last capability)
+// never touches the bitmap, so in the steady state nobody writes it. A selector that finds a set
+// bit but fails to grab the capability clears the bit, then re-reads the capability's state; a
+// releaser re-reads the bit after freeing the capability and sets it if clear. Both sides use
+// SeqCst for the write-then-read, so at least one sees the other (Dekker): a free, enabled
+// capability never stays with its bit clear. A set bit on a busy capability only costs a failed
+// CAS. Selection cost: O(nodes × caps/64) words, not a scan of all capabilities.
+
+/// State of GHC's global serialising points, used by the `ghc` policies.
+#[derive(Debug, Default)]
+struct GhcGlobals {
+    /// `sched_mutex`, protecting `next_thread_id` and the global thread list (`g0->threads`).
+    sched: Mutex<SchedGlobal>,
+    /// `pending_sync`: one stop-the-world collection at a time.
+    sync: Mutex<()>,
+}
+
+#[derive(Debug, Default)]
+struct SchedGlobal {
+    next_thread_id: u64,
+    /// The global thread list: TSOs created since the last collection (walked by it).
+    threads: Vec<usize>,
+}
+
+/// One RTS instance.
+pub struct Rts {
+    /// Distinguishes instances across `hs_exit` / `hs_init` cycles (task hints carry it).
+    pub generation: u64,
+    state: AtomicU32,
+    config: Config,
+    caps: Box<[CachePadded<Capability>]>,
+    n_enabled: AtomicU32,
+    nodes: Box<[NodeCaps]>,
+    /// GHC `last_free_capability[node]` (`SelectPolicy::Ghc` only): written on every release.
+    last_free: Box<[CachePadded<AtomicU32>]>,
+    ghc: GhcGlobals,
+    /// Calls suspended in a safe foreign call (they hold pins but no capability).
+    suspended: AtomicUsize,
+}
+
+impl std::fmt::Debug for Rts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rts")
+            .field("generation", &self.generation)
+            .field("n_enabled", &self.n_capabilities())
+            .field("policy", &self.config.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Rts {
+    fn new(config: Config, generation: u64) -> Rts {
+        let numa = &config.numa;
+        let mut nodes: Vec<NodeCaps> = (0..numa.n_nodes)
+            .map(|n| NodeCaps {
+                caps: Vec::new(),
+                free: Box::new([]),
+                nearest: numa.nearest_from(n),
+            })
+            .collect();
+        let caps: Box<[CachePadded<Capability>]> = (0..config.max_capabilities)
+            .map(|i| {
+                let node = numa.node_of_cap(i);
+                let list = &mut nodes[node as usize].caps;
+                list.push(i);
+                CachePadded::new(Capability::new(i, node, list.len() as u32 - 1))
+            })
+            .collect();
+        for n in &mut nodes {
+            n.free = (0..n.caps.len().div_ceil(64))
+                .map(|_| CachePadded::new(AtomicU64::new(0)))
+                .collect();
+        }
+        let rts = Rts {
+            generation,
+            state: AtomicU32::new(RUNNING),
+            caps,
+            n_enabled: AtomicU32::new(0),
+            nodes: nodes.into_boxed_slice(),
+            last_free: (0..numa.n_nodes)
+                .map(|n| CachePadded::new(AtomicU32::new(n)))
+                .collect(),
+            ghc: GhcGlobals::default(),
+            suspended: AtomicUsize::new(0),
+            config,
+        };
+        rts.add_capabilities(0, rts.config.n_capabilities);
+        rts
+    }
+
+    /// Port of `storageAddCapabilities`: give capabilities `from..to` their nurseries and mark
+    /// them enabled. Caller holds every enabled capability (or none exist yet).
+    fn add_capabilities(&self, from: u32, to: u32) {
+        for i in from..to {
+            let cap = self.cap(i);
+            assert!(cap.try_grab(), "new capability is free");
+            // SAFETY: just grabbed by this thread.
+            let mut g = unsafe { cap.enter(std::ptr::null()) };
+            if g.owned().nursery.is_none() {
+                let mut n = Nursery::new(self.config.nursery_bytes);
+                if self.config.policy.layout == NurseryLayout::Blocks {
+                    n = n.with_blocks(BLOCK_BYTES);
+                }
+                g.owned().nursery = Some(n);
+            }
+            cap.force_release();
+        }
+        // ORDERING: Release publishes the nurseries to threads that read `n_enabled` (Acquire in
+        // `n_capabilities`) before they grab one of the new capabilities.
+        self.n_enabled.store(to, Ordering::Release);
+        for i in from..to {
+            self.mark_free(self.cap(i));
+        }
+    }
+
+    /// The configuration this instance runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Enabled capabilities (GHC `enabled_capabilities`).
+    pub fn n_capabilities(&self) -> u32 {
+        // ORDERING: Acquire pairs with the Release in `add_capabilities`.
+        self.n_enabled.load(Ordering::Acquire)
+    }
+
+    /// Capability `i` (enabled or not). Panics past the array.
+    pub fn cap(&self, i: u32) -> &Capability {
+        &self.caps[i as usize]
+    }
+
+    /// Whether `p` is the address of one of this instance's capabilities.
+    pub(crate) fn cap_index_of(&self, p: *const Capability) -> Option<u32> {
+        let base = self.caps.as_ptr() as usize;
+        let stride = std::mem::size_of::<CachePadded<Capability>>();
+        let off = (p as usize).checked_sub(base)?;
+        let i = off / stride;
+        (off % stride == 0 && i < self.caps.len() && std::ptr::eq(self.cap(i as u32), p))
+            .then_some(i as u32)
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == RUNNING
+    }
+
+    pub(crate) fn is_exited(&self) -> bool {
+        // ORDERING: Acquire pairs with the Release store of EXITED in `shutdown`, made while
+        // `hs_exit` held every capability: a task that grabs one afterwards sees EXITED.
+        self.state.load(Ordering::Acquire) == EXITED
+    }
+
+    /// Counters of every capability.
+    pub fn stats(&self) -> StatsSnapshot {
+        let (created, freed) = crate::stats::tasks();
+        StatsSnapshot {
+            per_cap: self.caps.iter().map(|c| c.stats.snapshot()).collect(),
+            tasks_created: created,
+            tasks_freed: freed,
+            live_tasks: crate::task::live_tasks(),
+        }
+    }
+
+    // ---------------------------------------------------------------- selection
+
+    /// Port of `waitForCapability(&cap, task)` with `*pCap == NULL`: choose and acquire.
+    pub(crate) fn acquire_for(&self, task: &Task) -> CapabilityGuard<'_> {
+        let pref = task.preferred_capability.get();
+        let cap = if pref >= 0 {
+            let c = self.cap(pref as u32 % self.n_capabilities());
+            self.acquire_specific(c)
+        } else {
+            match self.config.policy.select {
+                SelectPolicy::LockFree => self.select_lockfree(task),
+                SelectPolicy::Ghc => self.select_ghc(task),
+            }
+        };
+        if cap.node != task.node.get() {
+            cap.stats.remote_acquires(1);
+        }
+        // SAFETY: `cap` was acquired above by this thread for `task`.
+        unsafe { cap.enter(task) }
+    }
+
+    /// Acquire a capability the caller would rather have (resume after a safe call), else any.
+    pub(crate) fn reacquire_for(
+        &self,
+        task: &Task,
+        prefer: *const Capability,
+    ) -> CapabilityGuard<'_> {
+        if let Some(i) = self.cap_index_of(prefer)
+            && i < self.n_capabilities()
+            && self.try_take(self.cap(i))
+        {
+            // SAFETY: just taken by this thread.
+            return unsafe { self.cap(i).enter(task) };
+        }
+        self.acquire_for(task)
+    }
+
+    fn try_take(&self, c: &Capability) -> bool {
+        match self.config.policy.wait {
+            WaitPolicy::SpinPark => c.try_grab(),
+            WaitPolicy::Ghc => {
+                let got = c.try_acquire_ghc();
+                if got {
+                    c.stats.lock_acquisitions(1);
+                }
+                got
+            }
+        }
+    }
+
+    /// Acquire `c` itself, waiting as long as it takes.
+    fn acquire_specific<'a>(&self, c: &'a Capability) -> &'a Capability {
+        match self.config.policy.wait {
+            WaitPolicy::Ghc => {
+                let (locks, waited) = c.acquire_ghc();
+                c.stats.lock_acquisitions(locks);
+                if waited {
+                    c.stats.waits(1);
+                    c.stats.parks(1);
+                }
+            }
+            WaitPolicy::SpinPark => {
+                if !c.try_grab() {
+                    while !c.wait_lockfree() {
+                        if c.try_grab() {
+                            break;
+                        }
+                    }
+                    c.stats.waits(1);
+                }
+            }
+        }
+        c
+    }
+
+    fn hinted_cap(&self, task: &Task) -> Option<&Capability> {
+        let h = task.last_cap.get()?;
+        (h.generation == self.generation && h.index < self.n_capabilities())
+            .then(|| self.cap(h.index))
+    }
+
+    /// The lock-free NUMA-aware selection (Note [free bitmaps]).
+    fn select_lockfree(&self, task: &Task) -> &Capability {
+        if let Some(c) = self.hinted_cap(task)
+            && self.try_take(c)
+        {
+            return c;
+        }
+        self.select_lockfree_cold(task)
+    }
+
+    #[cold]
+    fn select_lockfree_cold(&self, task: &Task) -> &Capability {
+        let node = task.node.get().min(self.nodes.len() as u32 - 1);
+        let mut waited = false;
+        loop {
+            let order =
+                std::iter::once(node).chain(self.nodes[node as usize].nearest.iter().copied());
+            for n in order {
+                if let Some(c) = self.take_free_on(n) {
+                    if waited {
+                        c.stats.waits(1);
+                    }
+                    return c;
+                }
+            }
+            // Everything is busy: wait on the last capability, or the node's first enabled one.
+            let target = self
+                .hinted_cap(task)
+                .unwrap_or_else(|| self.first_enabled_on(node));
+            waited = true;
+            if self.config.policy.wait == WaitPolicy::Ghc {
+                return self.acquire_specific(target);
+            }
+            if target.wait_lockfree() || self.try_take(target) {
+                target.stats.waits(1);
+                return target;
+            }
+        }
+    }
+
+    fn first_enabled_on(&self, node: u32) -> &Capability {
+        let n = self.n_capabilities();
+        let own = self.nodes[node as usize]
+            .caps
+            .iter()
+            .copied()
+            .find(|&i| i < n);
+        self.cap(own.unwrap_or(0))
+    }
+
+    /// Take a free capability of `node` using its bitmap.
+    fn take_free_on(&self, node: u32) -> Option<&Capability> {
+        let nc = &self.nodes[node as usize];
+        let enabled = self.n_capabilities();
+        for (w, word) in nc.free.iter().enumerate() {
+            let mut bits = word.load(Ordering::SeqCst);
+            while bits != 0 {
+                let b = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let i = nc.caps[w * 64 + b];
+                if i >= enabled {
+                    continue;
+                }
+                let c = self.cap(i);
+                if self.try_take(c) {
+                    return Some(c);
+                }
+                word.fetch_and(!(1 << b), Ordering::SeqCst);
+                if !c.is_busy_hint() && self.try_take(c) {
+                    return Some(c);
+                }
+            }
+        }
+        None
+    }
+
+    /// After a release: make sure the capability's free bit is set (Note [free bitmaps]).
+    fn mark_free(&self, c: &Capability) {
+        let word = &self.nodes[c.node as usize].free[c.idx_in_node as usize / 64];
+        let bit = 1u64 << (c.idx_in_node % 64);
+        if word.load(Ordering::SeqCst) & bit == 0 && c.no < self.n_capabilities() {
+            word.fetch_or(bit, Ordering::SeqCst);
+        }
+    }
+
+    /// Port of GHC's `find_capability_for_task` + `waitForCapability`.
+    fn select_ghc(&self, task: &Task) -> &Capability {
+        let node = task.node.get().min(self.nodes.len() as u32 - 1);
+        let enabled = self.n_capabilities();
+        let hint = self.last_free[node as usize].load(Ordering::Relaxed);
+        let hinted = (hint < enabled).then(|| self.cap(hint));
+        if let Some(c) = hinted
+            && !c.is_busy_hint()
+        {
+            return self.acquire_specific(c);
+        }
+        let scan = self.nodes[node as usize]
+            .caps
+            .iter()
+            .copied()
+            .filter(|&i| i < enabled);
+        for i in scan {
+            if !self.cap(i).is_busy_hint() {
+                return self.acquire_specific(self.cap(i));
+            }
+        }
+        self.acquire_specific(hinted.unwrap_or_else(|| self.first_enabled_on(node)))
+    }
+
+    /// Port of `releaseCapability_` for a call-in's capability.
+    pub(crate) fn release(&self, g: CapabilityGuard<'_>) {
+        let c = g.cap();
+        let left_idle = match self.config.policy.wait {
+            WaitPolicy::SpinPark => !g.release_lockfree(),
+            WaitPolicy::Ghc => {
+                c.stats.lock_acquisitions(1);
+                c.release_ghc()
+            }
+        };
+        if left_idle {
+            match self.config.policy.select {
+                SelectPolicy::LockFree => self.mark_free(c),
+                // GHC writes the global hint on every release that leaves the capability idle.
+                SelectPolicy::Ghc => self.last_free[c.node as usize].store(c.no, Ordering::Relaxed),
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- thread ids and GC
+
+    /// A thread id for a new TSO, per policy; `sched_mutex` in GHC mode (`createThread`).
+    pub(crate) fn new_thread_id(&self, g: &mut CapabilityGuard<'_>, tso: usize) -> u64 {
+        match self.config.policy.thread_ids {
+            crate::policy::ThreadIds::PerCapability => {
+                let cap_no = g.cap().no as u64;
+                let o = g.owned();
+                o.next_thread_id += 1;
+                o.threads_since_gc += 1;
+                (cap_no << 48) | o.next_thread_id
+            }
+            crate::policy::ThreadIds::GlobalLock => {
+                g.cap().stats.lock_acquisitions(1);
+                let mut s = self.ghc.sched.lock();
+                s.next_thread_id += 1;
+                s.threads.push(tso);
+                s.next_thread_id
+            }
+        }
+    }
+
+    /// Called right after a call acquired `g` and before it allocates: reclaim the nursery if
+    /// it is nearly full, per the GC policy.
+    /// Returns false if the instance has shut down (the nursery is gone; the call must end
+    /// `Interrupted` without allocating).
+    #[inline]
+    pub(crate) fn prepare_nursery(&self, g: &mut CapabilityGuard<'_>) -> bool {
+        match &g.owned().nursery {
+            Some(n) if n.remaining_words() >= crate::nursery::HEADROOM_WORDS => true,
+            Some(_) => {
+                self.collect_cold(g);
+                !self.is_exited() && g.owned().nursery.is_some()
+            }
+            None => false,
+        }
+    }
+
+    #[cold]
+    fn collect_cold(&self, g: &mut CapabilityGuard<'_>) {
+        match self.config.policy.gc {
+            GcPolicy::PerCapability => {
+                if g.nursery().on_acquire() != Reclaim::None {
+                    g.cap().stats.nursery_resets(1);
+                }
+                g.owned().threads_since_gc = 0;
+            }
+            GcPolicy::StopTheWorld => self.stop_the_world_gc(g),
+        }
+    }
+
+    /// Port of `scheduleDoGC` for a nursery-exhausted call-in: `requestSync`, stop every other
+    /// capability, collect all nurseries, walk the global thread list, release.
+    fn stop_the_world_gc(&self, g: &mut CapabilityGuard<'_>) {
+        let Some(_sync) = self.ghc.sync.try_lock() else {
+            // Another task is collecting and may be waiting for our capability: GHC yields it
+            // (`requestSync` fails → `yieldCapability`). Our call has allocated nothing yet, so
+            // let the other collection take our nursery too, then carry on.
+            self.yield_to_sync(g);
+            return;
+        };
+        let me = g.cap().no;
+        let n = self.n_capabilities();
+        let others: Vec<&Capability> = (0..n)
+            .filter(|&i| i != me)
+            .map(|i| self.acquire_specific(self.cap(i)))
+            .collect();
+        let mut reclaimed = u64::from(g.nursery().reclaim_now() != Reclaim::None);
+        for c in &others {
+            // SAFETY: acquired just above by this thread.
+            let mut og = unsafe { CapabilityGuard::assume_held(c) };
+            reclaimed += u64::from(og.nursery().reclaim_now() != Reclaim::None);
+        }
+        let walked = {
+            let mut s = self.ghc.sched.lock();
+            let live = s.threads.iter().filter(|&&t| t != 0).count();
+            s.threads.clear();
+            live
+        };
+        g.cap().stats.stw_gcs(1);
+        g.cap().stats.nursery_resets(reclaimed);
+        g.cap().stats.lock_acquisitions(2);
+        std::hint::black_box(walked);
+        for c in others {
+            // SAFETY: acquired above by this thread.
+            self.release(unsafe { CapabilityGuard::assume_held(c) });
+        }
+    }
+
+    /// Give our capability to a collection in progress and take it back when it is done.
+    fn yield_to_sync(&self, g: &mut CapabilityGuard<'_>) {
+        let c = g.cap();
+        // SAFETY: `g` proves we hold `c`; we re-take it below before `g` is used again.
+        self.release(unsafe { CapabilityGuard::assume_held(c) });
+        drop(self.ghc.sync.lock());
+        self.acquire_specific(c);
+        match &g.owned().nursery {
+            Some(n) if n.remaining_words() < crate::nursery::HEADROOM_WORDS => self.collect_cold(g),
+            _ => {}
+        }
+    }
+
+    // ---------------------------------------------------------------- lifecycle
+
+    pub(crate) fn suspended_inc(&self) {
+        self.suspended.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn suspended_dec(&self) {
+        self.suspended.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Take every enabled capability (GHC `stopAllCapabilities`), in order. Holds the sync
+    /// lock meanwhile, so it never deadlocks with a stop-the-world collection.
+    fn acquire_all(&self) -> (parking_lot::MutexGuard<'_, ()>, Vec<&Capability>) {
+        let sync = self.ghc.sync.lock();
+        let caps = (0..self.n_capabilities())
+            .map(|i| self.acquire_specific(self.cap(i)))
+            .collect();
+        (sync, caps)
+    }
+
+    fn release_all(&self, caps: Vec<&Capability>) {
+        for c in caps {
+            // SAFETY: acquired by `acquire_all` on this thread.
+            self.release(unsafe { CapabilityGuard::assume_held(c) });
+        }
+    }
+
+    /// Port of `setNumCapabilities`: stop everything, grow (allocating nurseries) or shrink.
+    fn set_capabilities(&self, n: u32) {
+        let (_sync, held) = self.acquire_all();
+        let old = held.len() as u32;
+        if n > old {
+            self.add_capabilities(old, n);
+        } else {
+            // ORDERING: Release, as in `add_capabilities`.
+            self.n_enabled.store(n, Ordering::Release);
+        }
+        self.release_all(held);
+    }
+
+    /// `hs_exit`: interrupt, wait for every running call to leave its capability, then shut down.
+    fn shutdown(&self) {
+        self.state.store(INTERRUPTING, Ordering::Relaxed);
+        let (_sync, held) = self.acquire_all();
+        // ORDERING: Release pairs with the Acquire in `is_exited`; we hold every capability, so
+        // whoever grabs one next sees EXITED before touching its nursery.
+        self.state.store(EXITED, Ordering::Release);
+        if self.suspended.load(Ordering::Relaxed) == 0 {
+            for c in &held {
+                // SAFETY: held by this thread (acquire_all).
+                let mut g = unsafe { CapabilityGuard::assume_held(c) };
+                if !g.nursery().any_pinned() {
+                    g.owned().nursery = None;
+                }
+            }
+        }
+        self.release_all(held);
+    }
+}
+
+/// The current instance (null before the first `hs_init`). Instances are leaked, never freed.
+static CURRENT: AtomicPtr<Rts> = AtomicPtr::new(std::ptr::null_mut());
+
+struct Lifecycle {
+    init_count: u32,
+    generation: u64,
+}
+
+static LIFECYCLE: Mutex<Lifecycle> = Mutex::new(Lifecycle {
+    init_count: 0,
+    generation: 0,
+});
+
+/// The current instance, if `hs_init` ever ran.
+#[inline]
+pub fn current() -> Option<&'static Rts> {
+    // ORDERING: Acquire pairs with the Release in `init`, publishing the instance's contents.
+    let p = CURRENT.load(Ordering::Acquire);
+    // SAFETY: instances are leaked by `init` and never freed.
+    unsafe { p.as_ref() }
+}
+
+/// `hs_init` with an explicit configuration. Counted like GHC's: each `hs_init` needs an
+/// `hs_exit`; a second `hs_init` with a different configuration is an error.
+pub fn init(config: Config) -> Result<&'static Rts, CallInError> {
+    let config = config.resolved()?;
+    let mut lc = LIFECYCLE.lock();
+    if lc.init_count > 0 {
+        let rts = current().expect("initialised");
+        if rts.config != config {
+            return Err(CallInError::InitMismatch {
+                detail: format!(
+                    "{} capabilities, {} byte nurseries, policy {}; asked for {} capabilities, {} byte nurseries, policy {}",
+                    rts.config.n_capabilities,
+                    rts.config.nursery_bytes,
+                    rts.config.policy,
+                    config.n_capabilities,
+                    config.nursery_bytes,
+                    config.policy
+                ),
+            });
+        }
+        lc.init_count += 1;
+        return Ok(rts);
+    }
+    lc.generation += 1;
+    let rts: &'static Rts = Box::leak(Box::new(Rts::new(config, lc.generation)));
+    // ORDERING: Release publishes the fully built instance to `current()`.
+    CURRENT.store(rts as *const Rts as *mut Rts, Ordering::Release);
+    lc.init_count = 1;
+    Ok(rts)
+}
+
+/// `hs_exit`: the last matching call shuts the instance down. Returns false if not initialised.
+pub fn exit() -> bool {
+    let mut lc = LIFECYCLE.lock();
+    if lc.init_count == 0 {
+        return false;
+    }
+    lc.init_count -= 1;
+    if lc.init_count == 0 {
+        current().expect("initialised").shutdown();
+    }
+    true
+}
+
+/// `setNumCapabilities(n)`.
+pub fn set_num_capabilities(n: u32) -> Result<(), CallInError> {
+    let lc = LIFECYCLE.lock();
+    let rts = match current() {
+        Some(r) if lc.init_count > 0 => r,
+        _ => {
+            return Err(CallInError::NotInitialised {
+                call: "setNumCapabilities",
+            });
+        }
+    };
+    if n == 0 || n > rts.caps.len() as u32 {
+        return Err(CallInError::BadArgument {
+            call: "setNumCapabilities",
+            detail: format!("{n} capabilities requested; must be 1..={}", rts.caps.len()),
+        });
+    }
+    rts.set_capabilities(n);
+    Ok(())
+}
+
+/// A task's hint for its next call: the capability it just held.
+pub(crate) fn hint_for(rts: &Rts, c: &Capability) -> CapHint {
+    CapHint {
+        generation: rts.generation,
+        index: c.no,
+    }
+}

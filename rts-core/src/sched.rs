@@ -1,0 +1,325 @@
+//! Thread objects, the run queue and the scheduler loop that runs a call-in's bound thread.
+//!
+//! Ports `createThread` (`rts/Threads.c`), `createStrictIOThread` (`rts/RtsAPI.c`),
+//! `scheduleWaitThread` and the steady-state path of `schedule()` (`rts/Schedule.c`),
+//! `scheduleHandleThreadFinished`. Ownership: a run queue belongs to its capability and is
+//! reached through the `CapabilityGuard`. The evaluator is the model's stand-in for `StgRun`:
+//! it enters `runIO` applied to an `Int -> IO Int` function applied to an `I#`, calls the
+//! function's body, and allocates the result `I#` in the nursery as compiled Haskell would.
+
+use std::ptr::NonNull;
+
+use crate::heap::{self, ClosureKind, ClosurePtr, IoIntFn, Word};
+
+/// GHC's `SchedulerStatus` (`rts/include/RtsAPI.h`), same values.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchedulerStatus {
+    NoStatus = 0,
+    Success = 1,
+    Killed = 2,
+    Interrupted = 3,
+    HeapExhausted = 4,
+}
+
+/// `sizeofW(StgTSO)` in GHC 9.0.2.
+pub const TSO_WORDS: usize = 15;
+/// The STACK object of a new thread: `initialStkSize` (128 words) minus the TSO: 113 words.
+pub const STACK_WORDS: usize = 113;
+
+// TSO word layout (model): what createThread initialises.
+const TSO_ID: usize = 1;
+const TSO_LINK: usize = 2;
+const TSO_BOUND: usize = 3;
+const TSO_STACKOBJ: usize = 4;
+const TSO_WHAT_NEXT: usize = 5;
+const TSO_CAP: usize = 6;
+const TSO_DIRTY: usize = 7;
+// STACK layout: [info, stack_size, sp, ...frames growing down from the top].
+const STACK_SIZE: usize = 1;
+const STACK_SP: usize = 2;
+/// `ThreadRunGHC`.
+const THREAD_RUN_GHC: Word = 1;
+/// `ThreadComplete`.
+const THREAD_COMPLETE: Word = 3;
+
+/// Frame markers pushed by `createStrictIOThread` (the model's stand-ins for GHC's info pointers).
+mod frame {
+    pub const STOP: usize = 0x5700;
+    pub const FORCE_IO: usize = 0xF0CE;
+    pub const AP_V: usize = 0xA9F;
+    pub const ENTER: usize = 0xE47E;
+}
+
+/// Storage for one reusable TSO + stack (`ThreadObjects::ReusePerInCall`).
+#[derive(Debug, Default)]
+pub struct TsoStorage {
+    words: Option<Box<[Word]>>,
+}
+
+impl TsoStorage {
+    pub const fn new() -> TsoStorage {
+        TsoStorage { words: None }
+    }
+
+    /// The TSO and STACK words, allocated on the first call on this InCall and reused after.
+    pub(crate) fn get(&mut self) -> (NonNull<Word>, NonNull<Word>) {
+        let w = self
+            .words
+            .get_or_insert_with(|| vec![0; TSO_WORDS + STACK_WORDS].into_boxed_slice());
+        let base = w.as_mut_ptr();
+        // SAFETY: the slice has TSO_WORDS + STACK_WORDS words; both pointers are in bounds.
+        unsafe {
+            (
+                NonNull::new_unchecked(base),
+                NonNull::new_unchecked(base.add(TSO_WORDS)),
+            )
+        }
+    }
+}
+
+/// A thread state object, by address.
+pub type TsoPtr = NonNull<Word>;
+
+/// Initialise a TSO and its stack (`createThread` + `createStrictIOThread`): header words,
+/// the stop frame and the four words that make the thread evaluate `closure` strictly.
+///
+/// # Safety
+/// `tso` must be valid for `TSO_WORDS` words and `stack` for `STACK_WORDS` words, unaliased.
+pub(crate) unsafe fn init_thread(
+    tso: TsoPtr,
+    stack: NonNull<Word>,
+    id: u64,
+    cap_no: u32,
+    closure: ClosurePtr,
+) {
+    let t = tso.as_ptr();
+    let s = stack.as_ptr();
+    // SAFETY: in bounds per the contract (indices < TSO_WORDS / STACK_WORDS).
+    unsafe {
+        t.write(&heap::TSO_INFO as *const heap::InfoTable as Word);
+        t.add(TSO_ID).write(id as Word);
+        t.add(TSO_LINK).write(0);
+        t.add(TSO_BOUND).write(0);
+        t.add(TSO_STACKOBJ).write(s as Word);
+        t.add(TSO_WHAT_NEXT).write(THREAD_RUN_GHC);
+        t.add(TSO_CAP).write(cap_no as Word);
+        t.add(TSO_DIRTY).write(1);
+        s.write(&heap::STACK_INFO as *const heap::InfoTable as Word);
+        s.add(STACK_SIZE).write(STACK_WORDS - 3);
+        let top = STACK_WORDS - 1;
+        s.add(top).write(frame::STOP);
+        s.add(top - 1).write(frame::FORCE_IO);
+        s.add(top - 2).write(frame::AP_V);
+        s.add(top - 3).write(closure as Word);
+        s.add(top - 4).write(frame::ENTER);
+        s.add(STACK_SP).write(top - 4);
+    }
+}
+
+/// The closure a thread was created to evaluate (read back from its stack).
+///
+/// # Safety
+/// `tso` must have been initialised by `init_thread` and still be live.
+pub(crate) unsafe fn thread_closure(tso: TsoPtr) -> ClosurePtr {
+    // SAFETY: per contract; sp points at the ENTER frame, the closure is the next word.
+    unsafe {
+        let s = *tso.as_ptr().add(TSO_STACKOBJ) as *const Word;
+        let sp = *s.add(STACK_SP);
+        debug_assert_eq!(*s.add(sp), frame::ENTER);
+        *s.add(sp + 1) as ClosurePtr
+    }
+}
+
+/// Mark a thread finished and pop its frames (`ThreadComplete`).
+///
+/// # Safety
+/// As for [`thread_closure`].
+pub(crate) unsafe fn finish_thread(tso: TsoPtr) {
+    // SAFETY: per contract.
+    unsafe {
+        *tso.as_ptr().add(TSO_WHAT_NEXT) = THREAD_COMPLETE;
+        let s = *tso.as_ptr().add(TSO_STACKOBJ) as *mut Word;
+        *s.add(STACK_SP) = STACK_WORDS - 1;
+    }
+}
+
+/// Set the `bound` field (GHC `tso->bound = task->incall`).
+///
+/// # Safety
+/// As for [`thread_closure`].
+pub(crate) unsafe fn bind_thread(tso: TsoPtr, incall: *const ()) {
+    // SAFETY: per contract.
+    unsafe { *tso.as_ptr().add(TSO_BOUND) = incall as Word }
+}
+
+/// The `bound` field.
+///
+/// # Safety
+/// As for [`thread_closure`].
+pub(crate) unsafe fn bound_of(tso: TsoPtr) -> *const () {
+    // SAFETY: per contract.
+    unsafe { *tso.as_ptr().add(TSO_BOUND) as *const () }
+}
+
+/// A capability's run queue, linked through the TSOs' link words (GHC `run_queue_hd/_tl`).
+#[derive(Debug, Default)]
+pub struct RunQueue {
+    head: Option<TsoPtr>,
+    tail: Option<TsoPtr>,
+    len: usize,
+}
+
+// SAFETY: a RunQueue is reached only through its capability's guard (one thread at a time).
+unsafe impl Send for RunQueue {}
+
+impl RunQueue {
+    /// `appendToRunQueue`.
+    ///
+    /// # Safety
+    /// `tso` must be a live, initialised TSO not already on a run queue.
+    pub(crate) unsafe fn push_back(&mut self, tso: TsoPtr) {
+        // SAFETY: per contract; the old tail is live while queued.
+        unsafe {
+            *tso.as_ptr().add(TSO_LINK) = 0;
+            match self.tail {
+                Some(t) => *t.as_ptr().add(TSO_LINK) = tso.as_ptr() as Word,
+                None => self.head = Some(tso),
+            }
+        }
+        self.tail = Some(tso);
+        self.len += 1;
+    }
+
+    /// `popRunQueue`.
+    pub(crate) fn pop_front(&mut self) -> Option<TsoPtr> {
+        let h = self.head?;
+        // SAFETY: queued TSOs are live until popped.
+        let next = unsafe { *h.as_ptr().add(TSO_LINK) } as *mut Word;
+        self.head = NonNull::new(next);
+        if self.head.is_none() {
+            self.tail = None;
+        }
+        self.len -= 1;
+        Some(h)
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// Why the bound thread did not produce a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// An exception escaped the exported function (status `Killed`).
+    Exception(String),
+    /// The nursery could not satisfy an allocation (status `HeapExhausted`).
+    HeapOverflow,
+    /// The RTS shut down while the call was suspended (status `Interrupted`).
+    Interrupted,
+}
+
+/// What the evaluator needs from the call: run the body, allocate the result.
+pub(crate) trait EvalEnv {
+    /// Call the body of an exported function (it may suspend and resume the call).
+    fn call_body(&mut self, f: IoIntFn, x: i64) -> Result<i64, Failure>;
+    /// Allocate an `I#` holding `v` in the nursery of the capability held now.
+    fn alloc_int(&mut self, v: i64) -> Result<ClosurePtr, Failure>;
+}
+
+/// The model's `StgRun`: evaluate `runIO (f x)` where `f :: Int -> IO Int`.
+///
+/// # Safety
+/// `closure` and everything reachable from it must be closures created by this RTS (`rts_apply`,
+/// `rts_mkInt`) or static closures with one of the model's info tables (the C API contract).
+pub(crate) unsafe fn eval_io(
+    closure: ClosurePtr,
+    env: &mut impl EvalEnv,
+) -> Result<ClosurePtr, Failure> {
+    // SAFETY: per contract, each pointer below is a closure with a readable header and the
+    // payload its kind implies; kinds are checked before payloads are read.
+    unsafe {
+        let (f, action) = expect_ap(closure, "the argument of rts_inCall")?;
+        if heap::info_of(f) != (&heap::RUNIO_INFO as *const _) {
+            return Err(not_runnable("rts_inCall expects `runIO io`", f));
+        }
+        let (fun, arg) = expect_ap(action, "the IO action")?;
+        let info = heap::info_of(fun);
+        if !heap::is_known_info(info) || (*info).kind != ClosureKind::FunIoInt {
+            return Err(not_runnable(
+                "the applied function is not an `Int -> IO Int` closure",
+                fun,
+            ));
+        }
+        let x = expect_int(arg)?;
+        let body: IoIntFn = std::mem::transmute::<Word, IoIntFn>(heap::payload(fun, 0));
+        let r = env.call_body(body, x)?;
+        env.alloc_int(r)
+    }
+}
+
+/// # Safety
+/// `p` must be a readable closure.
+unsafe fn expect_ap(p: ClosurePtr, what: &str) -> Result<(ClosurePtr, ClosurePtr), Failure> {
+    // SAFETY: per contract; an Ap has 3 payload words.
+    unsafe {
+        let info = heap::info_of(p);
+        if !heap::is_known_info(info) || (*info).kind != ClosureKind::Ap {
+            return Err(not_runnable(&format!("{what} is not an application"), p));
+        }
+        Ok((
+            heap::payload(p, 1) as ClosurePtr,
+            heap::payload(p, 2) as ClosurePtr,
+        ))
+    }
+}
+
+/// # Safety
+/// `p` must be a readable closure.
+unsafe fn expect_int(p: ClosurePtr) -> Result<i64, Failure> {
+    // SAFETY: per contract; an I# has 1 payload word.
+    unsafe {
+        let info = heap::info_of(p);
+        if info != (&heap::IZH_CON_INFO as *const _) {
+            return Err(not_runnable("the argument is not an I#", p));
+        }
+        Ok(heap::payload(p, 0) as i64)
+    }
+}
+
+fn not_runnable(what: &str, p: ClosurePtr) -> Failure {
+    Failure::Exception(format!("{what} (closure {p:p})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_stack_holds_the_closure_and_run_queue_is_fifo() {
+        let mut a = TsoStorage::new();
+        let mut b = TsoStorage::new();
+        let (ta, sa) = a.get();
+        let (tb, sb) = b.get();
+        let c = heap::intlike(7).unwrap();
+        // SAFETY: storages are sized for TSO + STACK.
+        unsafe {
+            init_thread(ta, sa, 1, 0, c);
+            init_thread(tb, sb, 2, 0, c);
+            assert_eq!(thread_closure(ta), c);
+            let mut q = RunQueue::default();
+            q.push_back(ta);
+            q.push_back(tb);
+            assert_eq!(q.len(), 2);
+            assert_eq!(q.pop_front(), Some(ta));
+            assert_eq!(q.pop_front(), Some(tb));
+            assert!(q.pop_front().is_none());
+            finish_thread(ta);
+        }
+    }
+}
