@@ -94,7 +94,10 @@ impl Ctx {
         // SAFETY: see below; read-only check of the holder hint.
         debug_assert!(
             unsafe { &*ic.cap }.is_held_by(task),
-            "capability not held by this task"
+            "capability {} not held by this task {:p} (holder {:p})",
+            unsafe { &*ic.cap }.no,
+            task,
+            unsafe { &*ic.cap }.holder_hint()
         );
         // SAFETY: `ic.cap` is held by this thread while the call is Running (set by `lock` or
         // `resume` right after acquiring), and capabilities live as long as their instance.

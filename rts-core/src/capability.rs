@@ -116,6 +116,11 @@ impl Capability {
         self.state.load(Ordering::Relaxed) & LOCKED != 0
     }
 
+    /// The recorded holder (a hint; for diagnostics).
+    pub(crate) fn holder_hint(&self) -> *const Task {
+        self.running_task.load(Ordering::Relaxed)
+    }
+
     /// Whether `task` is recorded as the holder.
     #[inline]
     pub(crate) fn is_held_by(&self, task: *const Task) -> bool {

@@ -649,10 +649,14 @@ impl Rts {
     /// Give our capability to a collection in progress and take it back when it is done.
     fn yield_to_sync(&self, g: &mut CapabilityGuard<'_>) {
         let c = g.cap();
+        let me = c.holder_hint();
         // SAFETY: `g` proves we hold `c`; we re-take it below before `g` is used again.
         self.release(unsafe { CapabilityGuard::assume_held(c) });
         drop(self.ghc.sync.lock());
         self.acquire_specific(c);
+        // SAFETY: re-acquired just above on behalf of the same task (`me`); others may have
+        // held it meanwhile, so record the holder again.
+        let _ = unsafe { c.enter(me) };
         match &g.owned().nursery {
             Some(n) if n.remaining_words() < crate::nursery::HEADROOM_WORDS => self.collect_cold(g),
             _ => {}

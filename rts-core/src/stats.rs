@@ -95,6 +95,16 @@ counters! {
 
 static TASKS_CREATED: AtomicU64 = AtomicU64::new(0);
 static TASKS_FREED: AtomicU64 = AtomicU64::new(0);
+static TASKS_LEAKED: AtomicU64 = AtomicU64::new(0);
+
+pub(crate) fn task_leaked() {
+    TASKS_LEAKED.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Tasks kept because their thread exited in the middle of a call-in.
+pub fn tasks_leaked() -> u64 {
+    TASKS_LEAKED.load(Ordering::Relaxed)
+}
 
 pub(crate) fn task_created() {
     TASKS_CREATED.fetch_add(1, Ordering::Relaxed);

@@ -70,10 +70,16 @@ struct TaskSlot(Cell<*mut Task>);
 impl Drop for TaskSlot {
     fn drop(&mut self) {
         let t = self.0.replace(ptr::null_mut());
-        if let Some(t) = NonNull::new(t) {
-            // SAFETY: the slot held the only owning pointer, created by `new_task`; the thread is
-            // exiting, so no call-in can be active on it (a call-in is on this thread's stack).
+        let Some(t) = NonNull::new(t) else { return };
+        // SAFETY: the slot held the only owning pointer, created by `new_task_cold`.
+        if unsafe { t.as_ref() }.is_stopped() {
+            // SAFETY: the thread is exiting and no call-in is active on its Task.
             unsafe { free_task(t) };
+        } else {
+            // The thread left in the middle of a call-in (an unwind through C, or
+            // `pthread_exit` from a body): its InCalls may still be referenced, so the Task is
+            // kept, as GHC keeps every Task. Never panic in a thread-local destructor.
+            stats::task_leaked();
         }
     }
 }
@@ -151,7 +157,6 @@ pub fn free_my_task() -> Result<(), CallInError> {
 unsafe fn free_task(t: NonNull<Task>) {
     // SAFETY: caller guarantees exclusive ownership of a Task made by `Box::leak`.
     let task = unsafe { Box::from_raw(t.as_ptr()) };
-    debug_assert!(task.is_stopped(), "freeing a task with an active call-in");
     crate::incall::free_spares(&task);
     registry().remove(task.slot);
     stats::task_freed();
