@@ -171,13 +171,38 @@ fn disabled_counters_do_not_count() {
         return;
     }
     let mut set = CounterSet::open("tc", &[task_clock()], Grouping::Group);
+    set.enable().unwrap();
+    black_box(spin(1_000_000));
+    set.disable().unwrap();
+    assert!(set.read().unwrap()[0].value.unwrap() > 0.0);
     set.reset().unwrap();
     black_box(spin(1_000_000));
     let r = &set.read().unwrap()[0];
     assert_eq!(
         r.value,
         Some(0.0),
-        "never enabled: a real zero, not scaled: {r:?}"
+        "disabled since the reset: a real zero, not scaled: {r:?}"
     );
     assert!(!r.scaled);
+}
+
+#[test]
+#[cfg_attr(not(target_os = "linux"), ignore)]
+fn batch_over_both_sets_reports_every_event_once() {
+    let mut sets = [CounterSet::hardware(), CounterSet::software()];
+    let batch = measure_batch(&mut sets, MIN_BATCH_ITERS, || {
+        black_box(spin(10));
+    })
+    .unwrap();
+    let names: Vec<&str> = batch.per_op.iter().map(|r| r.name).collect();
+    let expected: Vec<&str> = hardware_events()
+        .iter()
+        .chain(&software_events())
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(names, expected);
+    assert!(batch.wall_ns_per_op > 0.0);
+    for r in &batch.per_op {
+        assert!(r.value.is_some() != r.unavailable.is_some(), "{r:?}");
+    }
 }

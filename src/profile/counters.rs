@@ -189,13 +189,8 @@ impl CounterReading {
         }
     }
 
-    fn from_counts(
-        spec: &EventSpec,
-        count: u64,
-        enabled_ns: u64,
-        running_ns: u64,
-    ) -> CounterReading {
-        match scale_count(count, enabled_ns, running_ns) {
+    fn from_counts(spec: &EventSpec, raw: RawCounts) -> CounterReading {
+        match scale_count(raw.count, raw.enabled_ns, raw.running_ns) {
             Ok((value, scaled)) => CounterReading {
                 name: spec.name,
                 unit: spec.unit,
@@ -225,8 +220,33 @@ pub fn scale_count(count: u64, enabled_ns: u64, running_ns: u64) -> Result<(f64,
     Ok((count as f64 * enabled_ns as f64 / running_ns as f64, true))
 }
 
+/// Cumulative values of one event: count and the kernel's enabled/running times (ns).
+///
+/// `PERF_EVENT_IOC_RESET` zeroes the count but not the times, so scaling after a reset
+/// uses times relative to a baseline taken at the reset.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct RawCounts {
+    count: u64,
+    enabled_ns: u64,
+    running_ns: u64,
+}
+
+impl RawCounts {
+    fn since(self, base: RawCounts) -> RawCounts {
+        RawCounts {
+            count: self.count.saturating_sub(base.count),
+            enabled_ns: self.enabled_ns.saturating_sub(base.enabled_ns),
+            running_ns: self.running_ns.saturating_sub(base.running_ns),
+        }
+    }
+}
+
 enum Slot {
-    Open(Counter),
+    /// Opened; `base` is the raw value at the last reset (zero at open).
+    Open {
+        counter: Counter,
+        base: RawCounts,
+    },
     Unavailable(String),
 }
 
@@ -234,7 +254,7 @@ impl Slot {
     fn unavailable_reason(&self) -> Option<&str> {
         match self {
             Slot::Unavailable(why) => Some(why),
-            Slot::Open(_) => None,
+            Slot::Open { .. } => None,
         }
     }
 }
@@ -328,7 +348,7 @@ impl CounterSet {
     pub fn available(&self) -> Vec<&'static str> {
         self.events
             .iter()
-            .filter(|(_, s)| matches!(s, Slot::Open(_)))
+            .filter(|(_, s)| matches!(s, Slot::Open { .. }))
             .map(|(e, _)| e.name)
             .collect()
     }
@@ -343,7 +363,10 @@ impl CounterSet {
 
     /// `(name, None)` for each event that opened, `(name, Some(reason))` otherwise, in spec order.
     pub fn statuses(&self) -> Vec<(&'static str, Option<&str>)> {
-        self.events.iter().map(|(e, s)| (e.name, s.unavailable_reason())).collect()
+        self.events
+            .iter()
+            .map(|(e, s)| (e.name, s.unavailable_reason()))
+            .collect()
     }
 
     /// Start counting.
@@ -358,7 +381,14 @@ impl CounterSet {
 
     /// Set every counter (and its enabled/running times' base) back to zero.
     pub fn reset(&mut self) -> io::Result<()> {
-        self.for_each_counter(Counter::reset, Group::reset)
+        self.for_each_counter(Counter::reset, Group::reset)?;
+        let raw = self.read_raw()?;
+        for ((_, slot), now) in self.events.iter_mut().zip(raw) {
+            if let (Slot::Open { base, .. }, Ok(now)) = (slot, now) {
+                *base = now;
+            }
+        }
+        Ok(())
     }
 
     fn for_each_counter(
@@ -370,21 +400,38 @@ impl CounterSet {
             return group(leader);
         }
         for (_, slot) in &mut self.events {
-            if let Slot::Open(c) = slot {
-                single(c)?;
+            if let Slot::Open { counter, .. } = slot {
+                single(counter)?;
             }
         }
         Ok(())
     }
 
-    /// Current values since the last reset, one reading per spec, in spec order.
+    /// Values since the last reset (or open), one reading per spec, in spec order.
+    ///
+    /// Multiplexed events are scaled by their enabled/running times over the same interval.
     pub fn read(&mut self) -> io::Result<Vec<CounterReading>> {
+        let raw = self.read_raw()?;
+        let reading = |((spec, slot), now): (&(EventSpec, Slot), Result<RawCounts, String>)| match (
+            slot, now,
+        ) {
+            (Slot::Open { base, .. }, Ok(now)) => {
+                CounterReading::from_counts(spec, now.since(*base))
+            }
+            (_, Err(why)) => CounterReading::unavailable(spec, why),
+            (Slot::Unavailable(why), Ok(_)) => CounterReading::unavailable(spec, why.clone()),
+        };
+        Ok(self.events.iter().zip(raw).map(reading).collect())
+    }
+
+    /// Cumulative raw values, `Err(reason)` per event without one.
+    fn read_raw(&mut self) -> io::Result<Vec<Result<RawCounts, String>>> {
         match self.leader.as_mut() {
             Some(leader) => read_grouped(leader, &self.events),
             None => self
                 .events
                 .iter_mut()
-                .map(|(spec, slot)| read_separate(spec, slot))
+                .map(|(_, slot)| read_separate(slot))
                 .collect(),
         }
     }
@@ -397,7 +444,10 @@ fn open_slot(spec: &EventSpec, leader: Option<&mut Group>) -> Slot {
         None => builder.build(),
     };
     match opened {
-        Ok(c) => Slot::Open(c),
+        Ok(counter) => Slot::Open {
+            counter,
+            base: RawCounts::default(),
+        },
         Err(e) => Slot::Unavailable(describe_open_error(&e, spec.needs_pmu())),
     }
 }
@@ -405,31 +455,34 @@ fn open_slot(spec: &EventSpec, leader: Option<&mut Group>) -> Slot {
 fn read_grouped(
     leader: &mut Group,
     events: &[(EventSpec, Slot)],
-) -> io::Result<Vec<CounterReading>> {
+) -> io::Result<Vec<Result<RawCounts, String>>> {
     let data = leader.read()?;
-    let enabled = data.time_enabled().map_or(0, |d| d.as_nanos() as u64);
-    let running = data.time_running().map_or(0, |d| d.as_nanos() as u64);
-    let reading = |(spec, slot): &(EventSpec, Slot)| match slot {
-        Slot::Unavailable(why) => CounterReading::unavailable(spec, why.clone()),
-        Slot::Open(c) => match data.get(c) {
-            Some(entry) => CounterReading::from_counts(spec, entry.value(), enabled, running),
-            None => CounterReading::unavailable(spec, "missing from the group read".to_owned()),
+    let enabled_ns = data.time_enabled().map_or(0, |d| d.as_nanos() as u64);
+    let running_ns = data.time_running().map_or(0, |d| d.as_nanos() as u64);
+    let raw = |(_, slot): &(EventSpec, Slot)| match slot {
+        Slot::Unavailable(why) => Err(why.clone()),
+        Slot::Open { counter, .. } => match data.get(counter) {
+            Some(entry) => Ok(RawCounts {
+                count: entry.value(),
+                enabled_ns,
+                running_ns,
+            }),
+            None => Err("missing from the group read".to_owned()),
         },
     };
-    Ok(events.iter().map(reading).collect())
+    Ok(events.iter().map(raw).collect())
 }
 
-fn read_separate(spec: &EventSpec, slot: &mut Slot) -> io::Result<CounterReading> {
+fn read_separate(slot: &mut Slot) -> io::Result<Result<RawCounts, String>> {
     match slot {
-        Slot::Unavailable(why) => Ok(CounterReading::unavailable(spec, why.clone())),
-        Slot::Open(c) => {
-            let ct = c.read_count_and_time()?;
-            Ok(CounterReading::from_counts(
-                spec,
-                ct.count,
-                ct.time_enabled,
-                ct.time_running,
-            ))
+        Slot::Unavailable(why) => Ok(Err(why.clone())),
+        Slot::Open { counter, .. } => {
+            let ct = counter.read_count_and_time()?;
+            Ok(Ok(RawCounts {
+                count: ct.count,
+                enabled_ns: ct.time_enabled,
+                running_ns: ct.time_running,
+            }))
         }
     }
 }
@@ -584,6 +637,33 @@ mod tests {
     #[test]
     fn multiplexed_count_is_scaled_and_flagged() {
         assert_eq!(scale_count(50, 100, 25), Ok((200.0, true)));
+    }
+
+    #[test]
+    fn raw_counts_since_a_reset_baseline() {
+        let base = RawCounts {
+            count: 0,
+            enabled_ns: 1_000,
+            running_ns: 400,
+        };
+        let now = RawCounts {
+            count: 30,
+            enabled_ns: 1_100,
+            running_ns: 450,
+        };
+        let d = now.since(base);
+        assert_eq!(
+            d,
+            RawCounts {
+                count: 30,
+                enabled_ns: 100,
+                running_ns: 50
+            }
+        );
+        assert_eq!(
+            scale_count(d.count, d.enabled_ns, d.running_ns),
+            Ok((60.0, true))
+        );
     }
 
     #[test]

@@ -4,9 +4,11 @@
 //! was chosen and why.
 //!
 //! Use: `Criterion::default().with_measurement(CounterMeasurement::new()?)`. The counter is
-//! opened disabled-free (enabled once, left running) and every sample is the difference of
-//! two cumulative reads, so a read costs one syscall at each end of a sample, never per
+//! enabled once at construction and left running; every sample is the difference of two
+//! cumulative reads, so reading costs one syscall at each end of a sample, never one per
 //! iteration. Values are scaled by `time_enabled / time_running` if the kernel multiplexed.
+//! The counter follows only the thread that created the measurement (criterion runs the
+//! routine on that thread; work handed to other threads inside `iter_custom` is not counted).
 
 use std::cell::RefCell;
 use std::io;

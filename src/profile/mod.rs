@@ -112,12 +112,16 @@ impl fmt::Display for ProfileEnvironment {
             self.clock.reason()
         )?;
         for c in &self.read_costs {
+            let res = c
+                .resolution_ns
+                .map_or("-".to_owned(), |r| format!("{r:.1} ns"));
             writeln!(
                 f,
-                "  timestamp read {:<26} min {:>6.1} ns  median {:>6.1} ns  ({} pairs)",
+                "  timestamp read {:<26} amortised {:>5.1} ns/read; back-to-back gap min {:.1} / median {:.1} ns, resolution {res} ({} pairs)",
                 c.source.to_string(),
-                c.min_ns,
-                c.median_ns,
+                c.amortised_ns,
+                c.gap_min_ns,
+                c.gap_median_ns,
                 c.samples
             )?;
         }

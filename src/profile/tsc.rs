@@ -326,6 +326,22 @@ impl Clock {
         ticks as f64 / self.ticks_per_ns
     }
 
+    /// The same calibrated TSC clock read with another instruction sequence (e.g. plain
+    /// `rdtsc`, cheaper but unordered); `None` for an `Instant` clock, or `Rdtscp` on a CPU
+    /// without it.
+    pub fn with_read(&self, how: TscRead) -> Option<Clock> {
+        let ClockSource::Tsc(_) = self.source else {
+            return None;
+        };
+        if how == TscRead::Rdtscp && !self.flags.rdtscp {
+            return None;
+        }
+        Some(Clock {
+            source: ClockSource::Tsc(how),
+            ..self.clone()
+        })
+    }
+
     /// Which source this clock reads.
     pub fn source(&self) -> ClockSource {
         self.source
@@ -358,38 +374,70 @@ fn instant_epoch() -> Instant {
     *EPOCH.get_or_init(Instant::now)
 }
 
-/// Cost of one timestamp read, from back-to-back pairs of `Clock::now()`.
+/// Cost of one timestamp read of a clock, measured back to back.
+///
+/// Two views, because clocks tick coarsely: AMD Zen advances the TSC in steps of
+/// P0-frequency / 100 MHz (one step per 10 ns), and `Instant` rounds to its source. A single
+/// gap between two reads is therefore quantised; the amortised cost of a long run of reads
+/// is not, and is the per-boundary overhead to subtract from probe figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReadCost {
     /// Clock measured.
     pub source: ClockSource,
-    /// Pairs sampled.
+    /// Back-to-back pairs sampled for the gap figures.
     pub samples: usize,
-    /// Smallest gap between two consecutive reads, in ns.
-    pub min_ns: f64,
-    /// Median gap between two consecutive reads, in ns: the per-boundary probe overhead.
-    pub median_ns: f64,
+    /// Smallest gap between two consecutive reads, ns.
+    pub gap_min_ns: f64,
+    /// Median gap between two consecutive reads, ns (quantised by `resolution_ns`).
+    pub gap_median_ns: f64,
+    /// Smallest non-zero gap seen, ns: an upper bound on the clock's tick granularity
+    /// (`None` if every gap was zero).
+    pub resolution_ns: Option<f64>,
+    /// Median over runs of [`AMORTISED_RUN`] reads of (run time / reads), ns: the cost of one
+    /// read (the probe overhead per phase boundary).
+    pub amortised_ns: f64,
 }
 
-/// Measure the gap between two back-to-back `clock.now()` calls, `samples` times.
-///
-/// The gap is what a probe adds between two phases, so its median is the probe overhead
-/// to subtract per boundary. For `Instant`, the gap is quantised to the clock's resolution.
+/// Reads per run for [`ReadCost::amortised_ns`]; 256 reads span well over the 10 ns TSC step
+/// of AMD Zen and the tens-of-ns granularity of `Instant` in VMs.
+pub const AMORTISED_RUN: usize = 256;
+
+/// Measure the cost of `clock.now()`: `samples` back-to-back pairs for the gap figures, then
+/// `samples / 10` (at least 10) runs of [`AMORTISED_RUN`] reads for the amortised cost.
 pub fn measure_read_cost(clock: &Clock, samples: usize) -> ReadCost {
     let samples = samples.max(1);
-    let mut gaps: Vec<u64> = Vec::with_capacity(samples);
-    for _ in 0..samples {
-        let a = clock.now();
-        let b = clock.now();
-        gaps.push(b.wrapping_sub(a));
-    }
+    let mut gaps: Vec<u64> = (0..samples)
+        .map(|_| {
+            let a = clock.now();
+            let b = clock.now();
+            b.wrapping_sub(a)
+        })
+        .collect();
     gaps.sort_unstable();
+    let resolution = gaps.iter().copied().find(|&g| g > 0);
+    let mut runs: Vec<f64> = (0..(samples / 10).max(10))
+        .map(|_| amortised_run_ns(clock))
+        .collect();
+    runs.sort_by(f64::total_cmp);
     ReadCost {
         source: clock.source(),
         samples,
-        min_ns: clock.ticks_to_ns(gaps[0]),
-        median_ns: clock.ticks_to_ns(gaps[samples / 2]),
+        gap_min_ns: clock.ticks_to_ns(gaps[0]),
+        gap_median_ns: clock.ticks_to_ns(gaps[samples / 2]),
+        resolution_ns: resolution.map(|g| clock.ticks_to_ns(g)),
+        amortised_ns: runs[runs.len() / 2],
     }
+}
+
+/// Time of one run of [`AMORTISED_RUN`] consecutive reads divided by the reads between the
+/// first and the last.
+fn amortised_run_ns(clock: &Clock) -> f64 {
+    let first = clock.now();
+    let mut last = first;
+    for _ in 0..AMORTISED_RUN {
+        last = std::hint::black_box(clock.now());
+    }
+    clock.ticks_to_ns(last.wrapping_sub(first)) / AMORTISED_RUN as f64
 }
 
 /// Read cost of every TSC variant this CPU supports (plus `Instant`), for the report.
@@ -397,25 +445,24 @@ pub fn measure_read_cost(clock: &Clock, samples: usize) -> ReadCost {
 /// Uses the calibration of `clock` when it is a TSC clock; without one (TSC rejected or
 /// absent) only `Instant` is measured.
 pub fn measure_all_read_costs(clock: &Clock, samples: usize) -> Vec<ReadCost> {
-    let mut costs = Vec::new();
-    if let Some(cal) = clock.calibration() {
-        let mut reads = vec![TscRead::Rdtsc, TscRead::LfenceRdtsc];
-        if clock.flags().rdtscp {
-            reads.push(TscRead::Rdtscp);
-        }
-        for how in reads {
-            let c = Clock {
-                source: ClockSource::Tsc(how),
+    let reads = [TscRead::Rdtsc, TscRead::LfenceRdtsc, TscRead::Rdtscp];
+    let mut costs: Vec<ReadCost> = match clock.calibration() {
+        Some(cal) => {
+            let tsc = Clock {
+                source: ClockSource::Tsc(TscRead::Rdtsc),
                 ticks_per_ns: cal.ticks_per_ns,
                 ..clock.clone()
             };
-            costs.push(measure_read_cost(&c, samples));
+            reads
+                .iter()
+                .filter_map(|&how| tsc.with_read(how))
+                .map(|c| measure_read_cost(&c, samples))
+                .collect()
         }
-    }
-    costs.push(measure_read_cost(
-        &Clock::instant_because(String::new(), clock.flags.clone(), None),
-        samples,
-    ));
+        None => Vec::new(),
+    };
+    let instant = Clock::instant_because(String::new(), clock.flags.clone(), None);
+    costs.push(measure_read_cost(&instant, samples));
     costs
 }
 
