@@ -75,3 +75,30 @@ fn forced_task_clock_formats_as_ns() {
     assert_eq!(values, [1.5]);
     assert_eq!(m.formatter().scale_for_machines(&mut values), "ns");
 }
+
+#[test]
+#[cfg_attr(not(target_os = "linux"), ignore)]
+fn criterion_runs_a_bench_with_the_counter() {
+    let Some(m) = measurement() else { return };
+    let out =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("profile_measurement_criterion");
+    let mut c = criterion::Criterion::default()
+        .with_measurement(m)
+        .output_directory(&out)
+        .without_plots()
+        .sample_size(10)
+        .warm_up_time(std::time::Duration::from_millis(20))
+        .measurement_time(std::time::Duration::from_millis(100));
+    c.bench_function("profile/counter_measurement/sum_1000", |b| {
+        b.iter(|| black_box((0..1_000u64).sum::<u64>()))
+    });
+    let estimates = out.join("profile_counter_measurement_sum_1000/new/estimates.json");
+    let json = std::fs::read_to_string(&estimates)
+        .unwrap_or_else(|e| panic!("{}: {e}", estimates.display()));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let mean = v["mean"]["point_estimate"].as_f64().expect("mean estimate");
+    assert!(
+        mean > 0.0,
+        "per-iteration counter value is positive: {mean}"
+    );
+}
