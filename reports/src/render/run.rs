@@ -1,0 +1,361 @@
+//! Sections drawn from `callin-bench run` results: manifest, headline table, scaling, latency and
+//! fairness, policy ablation (with the floor beside the headline).
+
+use super::{chart_or_reason, not_measured, source_note, spread_cell, with_input};
+use crate::chart::{self, SERIES_COLOURS, Series};
+use crate::format;
+use crate::input::Input;
+use crate::schema::{AblationDirection, Cell, FloorMeasurement, Manifest, RunResults, System};
+use maud::{Markup, html};
+use std::collections::BTreeMap;
+
+const DRIVER_SOURCE: &str = "Source: callin-bench run driver (per-thread wall clock / calls), \
+    median over repetitions with min – max and the number of repetitions (n).";
+
+// --- manifest ---------------------------------------------------------------------------------
+
+pub(super) fn manifest(run: &Input<RunResults>) -> Markup {
+    with_input(run, |r| manifest_body(&r.manifest))
+}
+
+fn manifest_body(m: &Manifest) -> Markup {
+    let ghc = match (&m.ghc.version, &m.ghc.absent_reason) {
+        (Some(v), _) => v.clone(),
+        (None, Some(why)) => format!("absent: {why}"),
+        (None, None) => "absent (no reason recorded)".to_owned(),
+    };
+    let cores = match m.physical_cores {
+        Some(p) => format!("{} logical CPUs, {p} physical cores", m.cores),
+        None => format!("{} logical CPUs (physical cores unknown)", m.cores),
+    };
+    let commit = match (&m.git_commit, m.git_dirty) {
+        (Some(c), Some(true)) => format!("{c} (uncommitted changes)"),
+        (Some(c), _) => c.clone(),
+        (None, _) => "unknown".to_owned(),
+    };
+    html! {
+        dl.manifest {
+            dt { "CPU" } dd { (m.cpu_model) }
+            dt { "cores" } dd { (cores) }
+            dt { "NUMA nodes" } dd { (m.numa_nodes) }
+            dt { "kernel" } dd { (m.kernel) }
+            dt { "rustc" } dd { (m.rustc) }
+            dt { "ghc" } dd { (ghc) }
+            dt { "git commit" } dd { code { (commit) } }
+            dt { "date" } dd { (m.date) }
+            @for (k, v) in &m.config { dt { (k) } dd { (v) } }
+        }
+        h3 { "Counters" }
+        @if m.counters.is_empty() {
+            (not_measured("the run recorded no counter availability"))
+        } @else {
+            table {
+                tr { th { "counter" } th { "available" } th { "why not" } }
+                @for c in &m.counters {
+                    tr {
+                        td { (c.name) }
+                        @if c.available { td.ok { "yes" } td { } }
+                        @else { td.missing { "no" } td { (c.unavailable_reason.as_deref().unwrap_or("no reason recorded")) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+// --- headline ---------------------------------------------------------------------------------
+
+/// The three headline configurations: (label, threads, capabilities).
+const HEADLINE_ROWS: [(&str, u32, u32); 3] = [
+    ("1 thread, 1 capability", 1, 1),
+    ("2 threads, 2 capabilities", 2, 2),
+    ("2 threads, 1 capability (oversubscribed)", 2, 1),
+];
+
+/// The cell for `system` at (threads, caps), preferring the system's own policy label.
+pub(super) fn find_cell(
+    run: &RunResults,
+    system: System,
+    threads: u32,
+    caps: u32,
+) -> Option<&Cell> {
+    let canonical = match system {
+        System::RtsCoreDefault => Some("default"),
+        System::RtsCoreGhcMode => Some("ghc"),
+        System::RealGhc => None,
+    };
+    let mut matching = run
+        .cells
+        .iter()
+        .filter(|c| c.system == system && c.threads == threads && c.capabilities == caps);
+    let all: Vec<&Cell> = matching.by_ref().collect();
+    all.iter()
+        .find(|c| canonical.is_none_or(|p| c.policy == p))
+        .or_else(|| all.first())
+        .copied()
+}
+
+fn median_of(cell: Option<&Cell>) -> Option<f64> {
+    cell.and_then(|c| c.ns_per_call.map(|s| s.median))
+}
+
+fn cell_markup(cell: Option<&Cell>) -> Markup {
+    match cell {
+        None => html! { td.nm { "not measured: no such cell in the run" } },
+        Some(c) => match (&c.skipped, &c.ns_per_call) {
+            (Some(why), _) => html! { td.nm { "not measured: " (why) } },
+            (None, Some(s)) => spread_cell(s),
+            (None, None) => html! { td.nm { "not measured: no figure recorded" } },
+        },
+    }
+}
+
+fn ratio_of(num: Option<f64>, den: Option<f64>) -> Markup {
+    let r = match (num, den) {
+        (Some(n), Some(d)) if d > 0.0 => Some(n / d),
+        _ => None,
+    };
+    html! { td.num { (format::opt_ratio(r)) } }
+}
+
+/// The floor the headline compares against: the empty C call if measured, else the first.
+fn headline_floor(floor: &[FloorMeasurement]) -> Option<&FloorMeasurement> {
+    floor
+        .iter()
+        .find(|f| f.name.to_lowercase().contains("empty"))
+        .or_else(|| floor.first())
+}
+
+pub(super) fn headline(run: &Input<RunResults>) -> Markup {
+    with_input(run, headline_body)
+}
+
+fn headline_body(r: &RunResults) -> Markup {
+    let floor = headline_floor(&r.floor);
+    let floor_median = floor.map(|f| f.ns_per_op.median);
+    html! {
+        table {
+            tr {
+                th { "configuration" }
+                @for s in System::ALL { th { (s.label()) " (ns/call)" } }
+                th { "ghc mode ÷ default" } th { "real GHC ÷ default" } th { "real GHC ÷ ghc mode" }
+                th { "default ÷ floor" }
+            }
+            @for (label, threads, caps) in HEADLINE_ROWS {
+                @let cells = System::ALL.map(|s| find_cell(r, s, threads, caps));
+                @let m = cells.map(median_of);
+                tr {
+                    td { (label) }
+                    @for c in cells { (cell_markup(c)) }
+                    (ratio_of(m[1], m[0])) (ratio_of(m[2], m[0])) (ratio_of(m[2], m[1]))
+                    (ratio_of(m[0], floor_median))
+                }
+            }
+        }
+        (source_note(DRIVER_SOURCE))
+        @match floor {
+            Some(f) => p { "Floor used for the ratio: " strong { (f.name) } " = " (format::spread_ns(&f.ns_per_op)) "." },
+            None => (not_measured("no floor measurements in the run; the default ÷ floor ratio is absent")),
+        }
+        @if !r.floor.is_empty() {
+            h3 { "Floor (physical limits)" }
+            table {
+                tr { th { "operation" } th { "ns per operation" } }
+                @for f in &r.floor { tr { td { (f.name) } (spread_cell(&f.ns_per_op)) } }
+            }
+            (source_note("Source: callin-bench run floor loop (wall clock / operations), median with min – max over n repetitions."))
+        }
+    }
+}
+
+// --- scaling ----------------------------------------------------------------------------------
+
+/// Measured cells grouped into lines, one per (system, capabilities), sorted by threads.
+fn scaling_series(r: &RunResults, value: impl Fn(&Cell) -> Option<(f64, f64, f64)>) -> Vec<Series> {
+    let mut lines: BTreeMap<(System, u32), Vec<chart::Point>> = BTreeMap::new();
+    for c in r
+        .cells
+        .iter()
+        .filter(|c| c.skipped.is_none() && is_canonical_policy(c))
+    {
+        if let Some((m, lo, hi)) = value(c) {
+            lines
+                .entry((c.system, c.capabilities))
+                .or_default()
+                .push((c.threads, m, lo, hi));
+        }
+    }
+    lines
+        .into_iter()
+        .map(|((system, caps), mut points)| {
+            points.sort_by_key(|p| p.0);
+            let plural = if caps == 1 { "" } else { "s" };
+            Series {
+                label: format!("{}, {caps} cap{plural}", system.label()),
+                points,
+            }
+        })
+        .collect()
+}
+
+/// Cells of a system's own policy set (mixed ablation sets stay out of the scaling lines).
+fn is_canonical_policy(c: &Cell) -> bool {
+    match c.system {
+        System::RtsCoreDefault => c.policy == "default",
+        System::RtsCoreGhcMode => c.policy == "ghc",
+        System::RealGhc => true,
+    }
+}
+
+fn legend(series: &[Series]) -> Markup {
+    html! {
+        ul.legend {
+            @for (i, s) in series.iter().enumerate() {
+                li { span.swatch style={ "background:" (SERIES_COLOURS[i % SERIES_COLOURS.len()]) } {} (s.label) }
+            }
+        }
+    }
+}
+
+pub(super) fn scaling(run: &Input<RunResults>) -> Markup {
+    with_input(run, scaling_body)
+}
+
+fn scaling_body(r: &RunResults) -> Markup {
+    let ns_series = scaling_series(r, |c| c.ns_per_call.map(|s| (s.median, s.min, s.max)));
+    let rate_series = scaling_series(r, |c| c.calls_per_sec.map(|v| (v, v, v)));
+    html! {
+        @if ns_series.is_empty() {
+            (not_measured("no measured cells in the run (all skipped or empty)"))
+        } @else {
+            h3 { "ns per call (log scale; whiskers: min – max over repetitions)" }
+            (legend(&ns_series))
+            (chart_or_reason(chart::scaling_chart(&ns_series, "ns per call", &format::ns)))
+            (source_note(DRIVER_SOURCE))
+        }
+        @if rate_series.is_empty() {
+            (not_measured("no calls/s figures in the run"))
+        } @else {
+            h3 { "Aggregate calls per second (log scale, median over repetitions)" }
+            (legend(&rate_series))
+            (chart_or_reason(chart::scaling_chart(&rate_series, "calls per second (all threads)", &|v| format::rate(v, "calls/s"))))
+            (source_note("Source: callin-bench run driver: total calls / wall time, median over repetitions (spread not recorded for this figure)."))
+        }
+        h3 { "All cells" }
+        (all_cells_table(r))
+    }
+}
+
+fn all_cells_table(r: &RunResults) -> Markup {
+    html! {
+        table {
+            tr { th { "system" } th { "threads" } th { "caps" } th { "policy" } th { "pinning" }
+                 th { "ns/call" } th { "calls/s" } th { "wrong results" } th { "model stats" } }
+            @for c in &r.cells {
+                tr {
+                    td { (c.system.label()) } td.num { (c.threads) } td.num { (c.capabilities) }
+                    td { (c.policy) } td { (c.pinning.as_deref().unwrap_or(format::MISSING)) }
+                    (cell_markup(Some(c)))
+                    td.num { (c.calls_per_sec.map_or(format::MISSING.to_owned(), |v| format::rate(v, "calls/s"))) }
+                    td.num { (c.wrong_results.map_or(format::MISSING.to_owned(), format::count)) }
+                    td { (model_stats(c)) }
+                }
+            }
+        }
+    }
+}
+
+fn model_stats(c: &Cell) -> Markup {
+    html! {
+        @match &c.model_stats {
+            None => { "—" }
+            Some(stats) => {
+                @for (k, v) in stats { code { (k) } " = " (format::per_call(*v)) br; }
+            }
+        }
+    }
+}
+
+// --- latency and fairness ---------------------------------------------------------------------
+
+pub(super) fn latency(run: &Input<RunResults>) -> Markup {
+    with_input(run, latency_body)
+}
+
+fn latency_body(r: &RunResults) -> Markup {
+    let cells: Vec<&Cell> = r.cells.iter().filter(|c| c.skipped.is_none()).collect();
+    html! {
+        @if cells.is_empty() {
+            (not_measured("no measured cells in the run"))
+        } @else {
+            table {
+                tr { th { "system" } th { "threads / caps" } th { "policy" } th { "p50" } th { "p99" } th { "p99.9" }
+                     th { "samples" } th { "fairness: min ÷ max calls per thread" } th { "calls per thread" } }
+                @for c in cells { (latency_row(c)) }
+            }
+            (source_note("Latency: per-call hdrhistogram of sampled calls (one call in N timed), in ns. \
+                Fairness: calls completed per thread in one repetition; 1.00 = perfectly fair. Source: callin-bench run driver."))
+        }
+    }
+}
+
+fn latency_row(c: &Cell) -> Markup {
+    html! {
+        tr {
+            td { (c.system.label()) }
+            td { (c.threads) " / " (c.capabilities) @if c.is_oversubscribed() { " (oversubscribed)" } }
+            td { (c.policy) }
+            @match &c.latency {
+                Some(l) => {
+                    td.num { (format::ns(l.p50_ns)) } td.num { (format::ns(l.p99_ns)) } td.num { (format::ns(l.p999_ns)) }
+                    td.num { (format::count(l.samples)) " (1 in " (format::count(l.sample_every)) ")" }
+                }
+                None => { td.nm colspan="4" { "not measured: no latency histogram for this cell" } }
+            }
+            @match &c.fairness {
+                Some(f) => {
+                    td.num { (format!("{:.2}", f.min_max_ratio)) }
+                    td { (f.per_thread_calls.iter().map(|n| format::count(*n)).collect::<Vec<_>>().join(", ")) }
+                }
+                None => { td.nm colspan="2" { "not measured: no per-thread counts" } }
+            }
+        }
+    }
+}
+
+// --- ablation ---------------------------------------------------------------------------------
+
+pub(super) fn ablation(run: &Input<RunResults>) -> Markup {
+    with_input(run, |r| {
+        if r.ablation.is_empty() {
+            return not_measured("the run has no ablation rows");
+        }
+        html! {
+            table {
+                tr { th { "choice switched" } th { "base set" } th { "threads / caps" } th { "ns/call" } th { "÷ all-default" } }
+                @for a in &r.ablation {
+                    tr {
+                        td { code { (a.switched) } }
+                        td { (direction_label(a.direction)) }
+                        td { (a.threads) " / " (a.capabilities) }
+                        @match (&a.skipped, &a.ns_per_call) {
+                            (Some(why), _) => td.nm { "not measured: " (why) },
+                            (None, Some(s)) => (spread_cell(s)),
+                            (None, None) => td.nm { "not measured: no figure recorded" },
+                        }
+                        td.num { (format::opt_ratio(a.ratio_to_default)) }
+                    }
+                }
+            }
+            (source_note("ns/call: median (min – max, n repetitions) from the callin-bench run driver. \
+                ÷ all-default: this row's median over the all-default policy set's median at the same threads and capabilities (> 1 = slower)."))
+        }
+    })
+}
+
+fn direction_label(d: AblationDirection) -> &'static str {
+    match d {
+        AblationDirection::DefaultWithGhcChoice => "default, this choice as GHC",
+        AblationDirection::GhcWithDefaultChoice => "ghc, this choice as default",
+    }
+}

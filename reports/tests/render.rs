@@ -1,0 +1,265 @@
+//! Renders reports from the hand-written fixtures in `reports/fixtures/` and checks what the page
+//! says: every section present, numbers with units, "not measured" blocks for missing inputs,
+//! baseline regressions marked, errors that name the bad file.
+
+use callin_reports::input::{Input, NUMA_FILE, PROFILE_FILE, RUN_FILE};
+use callin_reports::schema::{RunResults, System};
+use callin_reports::{
+    ChangeStatus, ReportError, ReportInputs, SECTIONS, compare_runs, render, write_report,
+};
+use std::path::{Path, PathBuf};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+fn fixture_inputs() -> ReportInputs {
+    ReportInputs::load_from_dir(&fixtures(), &fixtures().join("criterion")).expect("fixtures load")
+}
+
+/// A fresh scratch directory under target/ for this test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("report-tests")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn section_html<'a>(page: &'a str, id: &str) -> &'a str {
+    let start = page
+        .find(&format!("<section id=\"{id}\">"))
+        .unwrap_or_else(|| panic!("section {id} missing"));
+    let end = page[start..].find("</section>").expect("section closed") + start;
+    &page[start..end]
+}
+
+/// The visible text of a section: tags removed, so checks read like the page does.
+fn section_text(page: &str, id: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in section_html(page, id).chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn fixture_report_has_every_section_with_content() {
+    let page = render(&fixture_inputs());
+    for (id, title) in SECTIONS {
+        let body = section_text(&page, id);
+        assert!(body.contains(title), "section {id} lacks its title");
+        assert!(
+            !body.contains(" not found;"),
+            "section {id} says its input is missing although it is loaded:\n{body}"
+        );
+    }
+}
+
+#[test]
+fn numbers_carry_units() {
+    let page = render(&fixture_inputs());
+    let headline = section_html(&page, "headline");
+    // real GHC at 1 thread, 2 threads on 2 caps, 2 threads on 1 cap; the model default at 1 thread.
+    for figure in ["152.3 ns", "903.0 ns", "11.7 µs", "12.4 ns", "1.90 ns"] {
+        assert!(headline.contains(figure), "headline lacks {figure}");
+    }
+    assert!(
+        headline.contains("n = 5"),
+        "headline lacks the repetition count"
+    );
+    assert!(
+        headline.contains("12.3×"),
+        "real GHC ÷ default at 1 thread (152.3 / 12.4)"
+    );
+    let phases = section_html(&page, "phases");
+    assert!(
+        phases.contains("7.80 ns per phase boundary"),
+        "probe overhead with unit"
+    );
+    assert!(
+        phases.contains("probe-tsc") && phases.contains("perf-event"),
+        "sources named"
+    );
+    assert!(
+        phases.contains("ENOENT"),
+        "unavailable counters keep their reason"
+    );
+    let latency = section_html(&page, "latency");
+    assert!(latency.contains("(1 in 64)"), "sampling rate shown");
+    let scaling = section_html(&page, "scaling");
+    assert!(scaling.contains("calls/s"), "throughput has its unit");
+    assert!(scaling.contains("<svg"), "scaling chart is inline SVG");
+}
+
+#[test]
+fn skipped_cells_say_why_instead_of_zero() {
+    let page = render(&fixture_inputs());
+    let scaling = section_text(&page, "scaling");
+    assert!(scaling.contains("not measured: fixture: 4 threads on 1 capability skipped"));
+    let numa = section_text(&page, "numa");
+    assert!(numa.contains("not measured: cross-node cells need a multi-node machine"));
+    let phases = section_text(&page, "phases");
+    assert!(phases.contains("not measured: fixture: configuration left unprofiled"));
+}
+
+#[test]
+fn missing_inputs_render_not_measured_blocks() {
+    let empty = scratch("missing-inputs");
+    let inputs = ReportInputs::load_from_dir(&empty, &empty.join("criterion")).unwrap();
+    let page = render(&inputs);
+    for (id, _) in SECTIONS {
+        let body = section_html(&page, id);
+        assert!(
+            body.contains("not measured: "),
+            "section {id} has no not-measured block"
+        );
+    }
+    assert!(
+        page.contains(&format!("{RUN_FILE} not found")),
+        "the reason names the file"
+    );
+    assert!(
+        page.contains("callin-bench run"),
+        "the reason names the command"
+    );
+    assert!(!page.contains("<svg"), "no empty chart");
+    assert!(
+        !page.contains(" 0.0 ns") && !page.contains(">0<"),
+        "no zero stand-ins"
+    );
+}
+
+#[test]
+fn only_the_missing_parts_are_marked() {
+    let mut inputs = fixture_inputs();
+    inputs.profile = Input::Missing("profiler not run (test)".into());
+    let page = render(&inputs);
+    assert!(section_text(&page, "phases").contains("not measured: profiler not run (test)"));
+    assert!(section_html(&page, "headline").contains("152.3 ns"));
+}
+
+#[test]
+fn baseline_regressions_are_marked_with_the_threshold() {
+    let page = render(&fixture_inputs());
+    let body = section_html(&page, "baseline");
+    assert!(body.contains("more than 10.0 %"), "the threshold is stated");
+    let row = body
+        .split("<tr")
+        .find(|r| r.starts_with(" class=\"regression\""))
+        .expect("a regression row");
+    assert!(
+        row.contains("rts-core default") && row.contains("2 / 2"),
+        "{row}"
+    );
+    assert!(
+        row.contains("+30.7 %") && row.contains("▲ regression"),
+        "{row}"
+    );
+    assert!(
+        body.contains("▼ improvement"),
+        "improvements are marked too"
+    );
+}
+
+#[test]
+fn comparison_classifies_each_cell() {
+    let inputs = fixture_inputs();
+    let (now, then) = (
+        inputs.run.loaded().unwrap(),
+        inputs.baseline.loaded().unwrap(),
+    );
+    let changes = compare_runs(now, then);
+    let status = |system, t, c| {
+        changes
+            .iter()
+            .find(|x| x.system == system && x.threads == t && x.capabilities == c)
+            .map(|x| x.status)
+    };
+    assert_eq!(
+        status(System::RtsCoreDefault, 2, 2),
+        Some(ChangeStatus::Regression)
+    );
+    assert_eq!(
+        status(System::RtsCoreGhcMode, 2, 1),
+        Some(ChangeStatus::Improvement)
+    );
+    assert_eq!(status(System::RealGhc, 1, 1), Some(ChangeStatus::Unchanged));
+    assert_eq!(
+        status(System::RealGhc, 4, 1),
+        None,
+        "skipped cells are not compared"
+    );
+}
+
+#[test]
+fn page_is_self_contained() {
+    let page = render(&fixture_inputs());
+    assert!(!page.contains("<script"), "no scripts");
+    for attr in ["src=\"http", "href=\"http", "url(http", "@import", "<link"] {
+        assert!(!page.contains(attr), "external reference {attr}");
+    }
+}
+
+#[test]
+fn write_report_writes_page_json_and_working_links() {
+    let root = scratch("write");
+    let criterion = fixtures().join("criterion");
+    let written = write_report(&fixture_inputs(), &root.join("reports"), &criterion).unwrap();
+    assert_eq!(written.dir, root.join("reports/fixture-run-2core"));
+    let page = std::fs::read_to_string(&written.html).unwrap();
+    let href = page
+        .split("href=\"")
+        .map(|s| &s[..s.find('"').unwrap()])
+        .find(|h| h.ends_with("threads_1_caps_1/report/index.html"))
+        .expect("link to criterion's page");
+    assert!(
+        written.dir.join(href).is_file(),
+        "link {href} resolves to criterion's page"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&written.json).unwrap()).unwrap();
+    assert_eq!(json["run_id"], "fixture-run-2core");
+    assert_eq!(
+        json["inputs"]["run"]["loaded"]["run_id"],
+        "fixture-run-2core"
+    );
+    let changes = json["baseline_comparison"].as_array().unwrap();
+    assert!(changes.iter().any(|c| c["status"] == "regression"));
+}
+
+#[test]
+fn malformed_input_is_an_error_naming_the_file() {
+    let dir = scratch("malformed");
+    std::fs::write(
+        dir.join(PROFILE_FILE),
+        "{ \"schema_version\": 1, \"configs\": [ }",
+    )
+    .unwrap();
+    let err = ReportInputs::load_from_dir(&dir, &dir.join("criterion")).unwrap_err();
+    assert!(matches!(err, ReportError::Json { .. }), "{err}");
+    assert!(err.to_string().contains(PROFILE_FILE), "{err}");
+}
+
+#[test]
+fn wrong_schema_version_is_rejected() {
+    let dir = scratch("version");
+    std::fs::write(dir.join(NUMA_FILE), "{ \"schema_version\": 99 }").unwrap();
+    let err = ReportInputs::load_from_dir(&dir, &dir.join("criterion")).unwrap_err();
+    assert!(err.to_string().contains("schema_version 99"), "{err}");
+}
+
+#[test]
+fn results_round_trip_through_json() {
+    let text = std::fs::read_to_string(fixtures().join(RUN_FILE)).unwrap();
+    let run: RunResults = serde_json::from_str(&text).unwrap();
+    let again: RunResults = serde_json::from_str(&serde_json::to_string(&run).unwrap()).unwrap();
+    assert_eq!(run, again);
+}
