@@ -99,10 +99,11 @@ impl fmt::Display for ProfileEnvironment {
                 .collect();
             writeln!(
                 f,
-                "tsc calibration: median {:.3} MHz, windows [{}] MHz, spread {:.2e}",
+                "tsc calibration: median {:.3} MHz, windows [{}] MHz, spread {:.2e} (without extremes {:.2e})",
                 cal.mhz(),
                 mhz.join(", "),
-                cal.spread
+                cal.spread,
+                cal.core_spread
             )?;
         }
         writeln!(
