@@ -45,6 +45,9 @@ pub fn phase_colour(phase: Phase) -> &'static str {
     PHASE_COLOURS[index]
 }
 
+/// Tick and axis-description font: plotters' SVG backend writes it as a `<text>` attribute.
+const LABEL_FONT: (&str, u32) = ("sans-serif", 15);
+
 fn rgb(hex: &str) -> RGBColor {
     let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0);
     RGBColor(byte(1), byte(3), byte(5))
@@ -65,18 +68,20 @@ pub fn scaling_chart(
         .unwrap_or(1);
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (640, 360)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (900, 420)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let mut chart = ChartBuilder::on(&root)
             .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(80)
+            .x_label_area_size(50)
+            .y_label_area_size(110)
             .build_cartesian_2d(0u32..max_threads + 1, (y_min..y_max).log_scale())
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
             .x_desc("OS threads calling concurrently")
             .y_desc(y_desc)
+            .label_style(LABEL_FONT)
+            .axis_desc_style(LABEL_FONT)
             .x_labels(max_threads as usize + 2)
             .x_label_formatter(&|v| thread_tick(*v, max_threads))
             .y_label_formatter(&|v| y_fmt(*v))
@@ -141,37 +146,38 @@ fn y_bounds(series: &[Series]) -> Option<(f64, f64)> {
     (hi > 0.0).then_some((lo / 1.6, hi * 1.6))
 }
 
-/// Horizontal stacked bars, one per entry, x in ns; colours from [`phase_colour`].
+/// Horizontal 100 % stacked bars, one per entry, first entry on top: each segment is the phase's
+/// share of that bar's phase sum, so a 12 ns call and a 10 µs call are equally readable; the
+/// label carries the bar's total in ns. Colours from [`phase_colour`].
 pub fn stacked_phase_bars(bars: &[StackedBar]) -> Result<String, String> {
-    let total_max = bars
-        .iter()
-        .map(|b| b.segments.iter().map(|s| s.1.max(0.0)).sum::<f64>())
-        .fold(0.0f64, f64::max);
-    if bars.is_empty() || total_max <= 0.0 {
-        return Err("no phase times to plot".into());
+    if bars.is_empty() || bars.iter().any(|b| bar_total(b) <= 0.0) {
+        return Err("a configuration has no positive phase times to plot".into());
     }
     let n = bars.len() as u32;
-    let height = 70 + 46 * n;
+    let height = 90 + 46 * n;
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (760, height)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (1000, height)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let mut chart = ChartBuilder::on(&root)
             .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(210)
-            .build_cartesian_2d(0f64..total_max * 1.05, (0u32..n).into_segmented())
+            .margin_right(36)
+            .x_label_area_size(50)
+            .y_label_area_size(300)
+            .build_cartesian_2d(0f64..100.0, (0u32..n - 1).into_segmented())
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
             .disable_y_mesh()
-            .x_desc("ns per call (median of each phase, stacked)")
-            .x_label_formatter(&|v| format::ns(*v))
+            .x_desc("share of the call's phase-sum time (%)")
+            .label_style(LABEL_FONT)
+            .axis_desc_style(LABEL_FONT)
+            .x_label_formatter(&|v| format!("{v:.0} %"))
             .y_label_formatter(&|v| bar_label(bars, v))
             .draw()
             .map_err(|e| e.to_string())?;
         for (i, bar) in bars.iter().enumerate() {
-            let rects = bar_rectangles(i as u32, bar);
+            let rects = bar_rectangles(n - 1 - i as u32, bar);
             chart.draw_series(rects).map_err(|e| e.to_string())?;
         }
         root.present().map_err(|e| e.to_string())?;
@@ -179,23 +185,31 @@ pub fn stacked_phase_bars(bars: &[StackedBar]) -> Result<String, String> {
     Ok(svg)
 }
 
+fn bar_total(bar: &StackedBar) -> f64 {
+    bar.segments.iter().map(|s| s.1.max(0.0)).sum()
+}
+
+/// The label of the bar drawn in segment `v` (bars are drawn top-down, so row r is bar n-1-r).
 fn bar_label(bars: &[StackedBar], v: &SegmentValue<u32>) -> String {
-    match v {
-        SegmentValue::CenterOf(i) => bars
-            .get(*i as usize)
-            .map(|b| b.label.clone())
-            .unwrap_or_default(),
-        _ => String::new(),
-    }
+    let SegmentValue::CenterOf(row) = v else {
+        return String::new();
+    };
+    let index = bars.len().checked_sub(1 + *row as usize);
+    index
+        .and_then(|i| bars.get(i))
+        .map(|b| format!("{} ({})", b.label, format::ns(bar_total(b))))
+        .unwrap_or_default()
 }
 
 fn bar_rectangles(row: u32, bar: &StackedBar) -> Vec<Rectangle<(f64, SegmentValue<u32>)>> {
+    let total = bar_total(bar);
     let mut x = 0.0;
     let mut out = Vec::new();
-    for &(phase, width) in &bar.segments {
-        if width <= 0.0 {
+    for &(phase, ns) in &bar.segments {
+        if ns <= 0.0 {
             continue;
         }
+        let width = 100.0 * ns / total;
         let colour = rgb(phase_colour(phase));
         let mut rect = Rectangle::new(
             [

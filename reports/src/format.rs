@@ -83,8 +83,12 @@ pub fn opt_ratio(value: Option<f64>) -> String {
     value.map_or_else(|| MISSING.to_owned(), ratio)
 }
 
-/// A fraction in `[0, 1]` as a percentage: `12.3 %`.
+/// A fraction in `[0, 1]` as a percentage: `12.3 %`; a positive share too small for one decimal
+/// reads `< 0.1 %`, never `0.0 %`.
 pub fn percent(fraction: f64) -> String {
+    if fraction > 0.0 && fraction < 0.0005 {
+        return "< 0.1 %".to_owned();
+    }
     format!("{:.1} %", fraction * 100.0)
 }
 
@@ -106,12 +110,19 @@ pub fn count(value: u64) -> String {
     out
 }
 
-/// A per-call counter value: integers stay integers, fractions keep 2 decimals (`1,204`, `0.13`).
+/// A per-call counter value: large values as integers, small ones with 3 significant digits so
+/// a rare event never prints as zero (`1,204`, `3`, `2.50`, `0.130`, `0.00120`, `4.00e-7`).
 pub fn per_call(value: f64) -> String {
-    if value.abs() >= 100.0 {
+    let abs = value.abs();
+    if abs >= 100.0 || (value.fract() == 0.0 && value >= 0.0) {
         count(value.round() as u64)
-    } else {
+    } else if abs >= 1.0 || abs == 0.0 {
         format!("{value:.2}")
+    } else if abs >= 1e-6 {
+        let precision = (2 - abs.log10().floor() as i32) as usize;
+        format!("{value:.precision$}")
+    } else {
+        format!("{value:.2e}")
     }
 }
 
@@ -163,12 +174,20 @@ mod tests {
         assert_eq!(ratio(7.519), "7.52×");
         assert_eq!(ratio(780.0), "780×");
         assert_eq!(percent(0.123), "12.3 %");
+        assert_eq!(percent(0.0002), "< 0.1 %");
+        assert_eq!(percent(0.0), "0.0 %");
         assert_eq!(signed_percent(-0.04), "-4.0 %");
         assert_eq!(count(1_000_000), "1,000,000");
         assert_eq!(count(999), "999");
         assert_eq!(bytes(1 << 20), "1.0 MiB");
         assert_eq!(bytes(512), "512 B");
         assert_eq!(per_call(1204.4), "1,204");
+        assert_eq!(per_call(3.0), "3");
+        assert_eq!(per_call(2.5), "2.50");
+        assert_eq!(per_call(0.0), "0");
+        assert_eq!(per_call(0.13), "0.130");
+        assert_eq!(per_call(0.0012), "0.00120");
+        assert_eq!(per_call(4e-7), "4.00e-7");
         assert_eq!(opt_ns(None), MISSING);
     }
 }

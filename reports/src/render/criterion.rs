@@ -9,7 +9,9 @@ use maud::{Markup, html};
 pub(super) fn links(criterion: &Input<Vec<CriterionBench>>, href: &str) -> Markup {
     with_input(criterion, |benches| {
         html! {
-            p { "criterion's summary: " a href={ (href) "/report/index.html" } { (href) "/report/index.html" } }
+            @if benches.iter().any(|b| b.has_html_report) {
+                p { "criterion's summary: " a href={ (href) "/report/index.html" } { (href) "/report/index.html" } }
+            }
             table {
                 tr { th { "benchmark id" } th { "median per element" } th { "95 % CI" } th { "mean per iteration" }
                      th { "elements / iteration" } th { "criterion page" } }

@@ -189,5 +189,6 @@ ul.legend { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: 4
 dl.manifest { display: grid; grid-template-columns: max-content auto; gap: 2px 16px; }
 dl.manifest dt { font-weight: 600; }
 dl.manifest dd { margin: 0; }
+td.stats { font-size: 0.85em; white-space: nowrap; }
 code { background: #f6f8fa; padding: 0 3px; border-radius: 3px; }
 "#;

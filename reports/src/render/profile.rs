@@ -34,7 +34,7 @@ fn phases_body(p: &ProfileResults) -> Markup {
                 @for ph in Phase::ALL { li { span.swatch style={ "background:" (phase_colour(ph)) } {} (ph.name()) } }
             }
             (chart_or_reason(chart::stacked_phase_bars(&bars)))
-            (source_note("Each bar: per-phase median ns per call from in-situ probes (source per phase in the tables below), stacked in call order."))
+            (source_note("Each bar: one policy and thread configuration; segments are each phase's median ns per call as a share of the sum of phase medians (total in the label), from in-situ probes (source per phase in the tables below), in call order."))
         }
         @for c in &p.configs { (config_block(c)) }
         h3 { "Deterministic instruction counts (callgrind)" }
@@ -135,7 +135,7 @@ fn phase_table(c: &ProfileConfig) -> Markup {
         table {
             tr {
                 th { "phase" } th { "median" } th { "p99" } th { "share" } th { "time source" }
-                @for n in &names { th { (n) " per call" } }
+                @for n in &names { th { (n) " per call (" (counter_unit(n)) ")" } }
             }
             @for ph in &c.phases { (phase_row(ph, &names)) }
         }
@@ -145,6 +145,14 @@ fn phase_table(c: &ProfileConfig) -> Markup {
         }
         (source_note("Times in ns per call (median and p99 over probed calls); share = phase median ÷ sum of phase medians. \
             Counters: phase-isolated batches divided per operation; the source of each value is given beside it."))
+    }
+}
+
+/// The unit of a perf counter's value: the clock events count ns, the rest count events.
+fn counter_unit(name: &str) -> &'static str {
+    match name {
+        "task-clock" | "cpu-clock" => "ns",
+        _ => "events",
     }
 }
 

@@ -258,7 +258,7 @@ fn all_cells_table(r: &RunResults) -> Markup {
                     (cell_markup(Some(c)))
                     td.num { (c.calls_per_sec.map_or(format::MISSING.to_owned(), |v| format::rate(v, "calls/s"))) }
                     td.num { (c.wrong_results.map_or(format::MISSING.to_owned(), format::count)) }
-                    td { (model_stats(c)) }
+                    td.stats { (model_stats(c)) }
                 }
             }
         }
