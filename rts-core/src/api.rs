@@ -91,13 +91,14 @@ impl Ctx {
             task,
             "InCall on the wrong Task"
         );
-        // SAFETY: see below; read-only check of the holder hint.
+        // SAFETY: `ic.cap` points into a live, never-freed instance (set by `lock`/`resume`).
+        let held = unsafe { &*ic.cap };
         debug_assert!(
-            unsafe { &*ic.cap }.is_held_by(task),
+            held.is_held_by(task),
             "capability {} not held by this task {:p} (holder {:p})",
-            unsafe { &*ic.cap }.no,
+            held.no,
             task,
-            unsafe { &*ic.cap }.holder_hint()
+            held.holder_hint()
         );
         // SAFETY: `ic.cap` is held by this thread while the call is Running (set by `lock` or
         // `resume` right after acquiring), and capabilities live as long as their instance.
@@ -277,7 +278,10 @@ fn schedule_wait_thread(cx: &mut Ctx, p: ClosurePtr) -> (SchedulerStatus, Closur
         sched::bind_thread(tso, ic_addr);
         g.owned().run_queue.push_back(tso);
     }
-    loop {
+    // One iteration of `schedule()`: the model's run queue holds only this call's bound thread,
+    // so the first iteration finishes it (GHC iterates again after yields, blocking and GC,
+    // which the model's function bodies never cause).
+    {
         let t = g
             .owned()
             .run_queue
@@ -299,7 +303,7 @@ fn schedule_wait_thread(cx: &mut Ctx, p: ClosurePtr) -> (SchedulerStatus, Closur
         // SAFETY: `closure` came through `rts_apply`/`rts_mkInt` or is a static closure (C API
         // contract); the evaluator checks every info pointer against the model's tables.
         let r = unsafe { sched::eval_io(closure, &mut env) };
-        return match r {
+        match r {
             Ok(v) => {
                 // SAFETY: `t` is still live (reused storage, or a pinned/current nursery buffer).
                 unsafe { sched::finish_thread(t) };
@@ -311,7 +315,7 @@ fn schedule_wait_thread(cx: &mut Ctx, p: ClosurePtr) -> (SchedulerStatus, Closur
             }
             Err(Failure::HeapOverflow) => (SchedulerStatus::HeapExhausted, ptr::null()),
             Err(Failure::Interrupted) => (SchedulerStatus::Interrupted, ptr::null()),
-        };
+        }
     }
 }
 
@@ -457,7 +461,7 @@ pub(crate) fn get_int(p: ClosurePtr) -> Result<i64, CallInError> {
     // header and (for an I#) payload words are readable.
     unsafe {
         let info = heap::info_of(p);
-        if info != (&heap::IZH_CON_INFO as *const _) {
+        if !std::ptr::eq(info, &heap::IZH_CON_INFO) {
             let name = if heap::is_known_info(info) {
                 std::ffi::CStr::from_ptr((*info).name)
                     .to_string_lossy()

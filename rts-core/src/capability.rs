@@ -124,7 +124,7 @@ impl Capability {
     /// Whether `task` is recorded as the holder.
     #[inline]
     pub(crate) fn is_held_by(&self, task: *const Task) -> bool {
-        self.running_task.load(Ordering::Relaxed) as *const Task == task
+        std::ptr::eq(self.running_task.load(Ordering::Relaxed), task)
     }
 
     /// Port of `tryGrabCapability` without `cap->lock`: take a free capability with one CAS.
@@ -332,6 +332,15 @@ impl<'a> CapabilityGuard<'a> {
     }
 }
 
+impl Capability {
+    /// Clear `LOCKED` unconditionally (GHC policy: under `cap->lock`, where nobody parks).
+    pub(crate) fn force_release(&self) {
+        // ORDERING: SeqCst: Release for the next holder (pairs with `try_grab`'s Acquire), and
+        // ordered before the free-bitmap check as in `release_lockfree`.
+        self.state.fetch_and(!LOCKED, Ordering::SeqCst);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,14 +378,5 @@ mod tests {
         g.release_lockfree();
         waiter.join().unwrap();
         assert!(!cap.is_busy_hint());
-    }
-}
-
-impl Capability {
-    /// Clear `LOCKED` unconditionally (GHC policy: under `cap->lock`, where nobody parks).
-    pub(crate) fn force_release(&self) {
-        // ORDERING: SeqCst: Release for the next holder (pairs with `try_grab`'s Acquire), and
-        // ordered before the free-bitmap check as in `release_lockfree`.
-        self.state.fetch_and(!LOCKED, Ordering::SeqCst);
     }
 }

@@ -145,10 +145,10 @@ pub unsafe extern "C" fn rts_evalIO(
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn rts_checkSchedStatus(site: *const c_char, cap: *const Capability) {
     let action = ffi_guard("rts_checkSchedStatus", api::StatusAction::Continue, || {
-        // SAFETY: per contract, a non-null `site` is a C string.
         let site = if site.is_null() {
             "?".into()
         } else {
+            // SAFETY: per contract, a non-null `site` is a C string.
             unsafe { CStr::from_ptr(site) }.to_string_lossy()
         };
         api::check_sched_status(&site, cap)
@@ -322,10 +322,10 @@ pub unsafe extern "C" fn rts_pinThreadToNumaNode(node: c_int) {
 /// `what` must be null or a NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rtscore_throw(what: *const c_char) {
-    // SAFETY: per contract.
     let msg = if what.is_null() {
         "exception".into()
     } else {
+        // SAFETY: per contract, a non-null `what` is a C string.
         unsafe { CStr::from_ptr(what) }
             .to_string_lossy()
             .into_owned()

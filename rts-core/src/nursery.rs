@@ -123,6 +123,7 @@ pub struct Nursery {
     /// Next free word index in `cur`; invariant `free <= cur.words`.
     free: usize,
     /// Other buffers: pinned ones waiting for their calls, and unpinned ones kept for reuse.
+    #[allow(clippy::vec_box)] // boxed so a buffer's address (pins) survives Vec growth
     others: Vec<Box<Buffer>>,
     /// Reclaims so far (resets in place + buffer switches).
     reclaims: u64,

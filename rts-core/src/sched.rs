@@ -245,7 +245,7 @@ pub(crate) unsafe fn eval_io(
     // payload its kind implies; kinds are checked before payloads are read.
     unsafe {
         let (f, action) = expect_ap(closure, "the argument of rts_inCall")?;
-        if heap::info_of(f) != (&heap::RUNIO_INFO as *const _) {
+        if !std::ptr::eq(heap::info_of(f), &heap::RUNIO_INFO) {
             return Err(not_runnable("rts_inCall expects `runIO io`", f));
         }
         let (fun, arg) = expect_ap(action, "the IO action")?;
@@ -285,7 +285,7 @@ unsafe fn expect_int(p: ClosurePtr) -> Result<i64, Failure> {
     // SAFETY: per contract; an I# has 1 payload word.
     unsafe {
         let info = heap::info_of(p);
-        if info != (&heap::IZH_CON_INFO as *const _) {
+        if !std::ptr::eq(info, &heap::IZH_CON_INFO) {
             return Err(not_runnable("the argument is not an I#", p));
         }
         Ok(heap::payload(p, 0) as i64)

@@ -16,10 +16,12 @@ fn compiled_stub_returns_x_plus_one_from_1_2_and_8_threads() {
         let _rts = start(2, p);
         for threads in [1i64, 2, 8] {
             let hs: Vec<_> = (0..threads)
-                // SAFETY: the stub is safe to call from any thread once the RTS is initialised.
                 .map(|t| {
                     std::thread::spawn(move || {
-                        (0..5_000).all(|i| unsafe { f(t << 32 | i) } == (t << 32 | i) + 1)
+                        (0..5_000).all(|i| {
+                            // SAFETY: the stub may be called from any thread once the RTS runs.
+                            unsafe { f(t << 32 | i) == (t << 32 | i) + 1 }
+                        })
                     })
                 })
                 .collect();
