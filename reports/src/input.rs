@@ -27,7 +27,7 @@ pub const BASELINE_FILE: &str = "baseline.json";
 pub enum Input<T> {
     /// The input was read.
     Loaded(T),
-    /// The input is absent; the string says why (shown as "not measured: <why>").
+    /// The input is absent; the string says why (shown as `not measured: <why>`).
     Missing(String),
 }
 

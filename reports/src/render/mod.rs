@@ -119,7 +119,7 @@ fn inputs_summary(inputs: &ReportInputs) -> Markup {
     }
 }
 
-/// The visible block for an absent input or figure: "not measured: <why>".
+/// The visible block for an absent input or figure: `not measured: <why>`.
 pub(crate) fn not_measured(why: &str) -> Markup {
     html! { div.not-measured { strong { "not measured: " } (why) } }
 }
