@@ -8,7 +8,7 @@
 //! `returning_tasks` FIFO (see `ghc_wait.rs`).
 //!
 //! Note [bounded barging]
-//! ~~~~~~~~~~~~~~~~~~~~~~
+//! ---------------------------------------
 //! With `WaitPolicy::SpinPark`, a release that finds parked waiters (`PARKED`) may leave the
 //! capability free for a newcomer to take ("barging", like GHC), which keeps a thread that calls
 //! in a loop running at full speed. This is bounded: after `BARGE_BOUND` consecutive such

@@ -6,7 +6,7 @@
 //! counts are atomic: a suspended call may unpin a buffer while holding a different capability.
 //!
 //! Note [nursery reuse never clobbers a live call]
-//! ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+//! ---------------------------------------
 //! GHC reclaims nursery memory by copying live data out (a minor GC). The model copies nothing,
 //! so it must only reuse memory that no live call can still read. The objects of a call are:
 //!   (a) in the buffer that was current while the call held capability C, and
