@@ -1,0 +1,287 @@
+//! The multi-threaded call driver: owns running any `extern "C" fn(i64) -> i64` from N OS
+//! threads and measuring it. Threads are created, pinned ([`crate::pin`]) and warmed up before
+//! timing, then released together through a start gate; each makes K calls ([`RunMode::Calls`])
+//! or calls until a shared stop flag is set ([`RunMode::Duration`], which makes unfairness under
+//! oversubscription visible as unequal call counts). Every result is checked ([`Expect`]);
+//! wrong results are counted and reported, never dropped. One call in every `sample_every` is
+//! timed into an hdrhistogram (see `worker.rs` for the clock choice).
+//!
+//! Results are plain serialisable structs ([`RunReport`]). [`RunHooks`] lets a caller snapshot
+//! model statistics right before the release and right after the last thread finished.
+
+mod gate;
+mod report;
+mod worker;
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+pub use report::{
+    ConfigSummary, Fairness, LatencySummary, RunReport, ThreadReport, WrongResult, fairness,
+    summarise,
+};
+
+use crate::pin::{PinError, PinPolicy};
+use gate::{AbortOnDrop, StartGate};
+use worker::{WorkerOutcome, WorkerShared, run_worker};
+
+/// A function the driver calls, with an optional per-thread tidy-up.
+#[derive(Debug, Clone, Copy)]
+pub struct CallTarget {
+    f: unsafe extern "C" fn(i64) -> i64,
+    thread_done: Option<unsafe extern "C" fn()>,
+}
+
+impl CallTarget {
+    /// Wrap a safe function.
+    pub fn new(f: extern "C" fn(i64) -> i64) -> CallTarget {
+        CallTarget {
+            f,
+            thread_done: None,
+        }
+    }
+
+    /// Wrap a foreign function (e.g. one resolved with `dlsym`).
+    ///
+    /// # Safety
+    /// For as long as this target (or a copy) is used, `f` must be callable from any OS thread,
+    /// concurrently, with any `i64`, and must not unwind.
+    pub unsafe fn from_unsafe(f: unsafe extern "C" fn(i64) -> i64) -> CallTarget {
+        CallTarget {
+            f,
+            thread_done: None,
+        }
+    }
+
+    /// Also call `done` on each driver thread after its last call (outside timing), e.g.
+    /// `hs_thread_done` to free the RTS Task of that thread.
+    ///
+    /// # Safety
+    /// `done` must be callable from any OS thread after that thread's calls to the target,
+    /// and must not unwind.
+    pub unsafe fn with_thread_done(self, done: unsafe extern "C" fn()) -> CallTarget {
+        CallTarget {
+            thread_done: Some(done),
+            ..self
+        }
+    }
+
+    /// Call the target once.
+    #[inline(always)]
+    pub fn call(&self, x: i64) -> i64 {
+        // SAFETY: `f` is callable from any thread with any i64: a safe fn by its type (`new`),
+        // or by the contract of `from_unsafe`.
+        unsafe { (self.f)(x) }
+    }
+
+    fn thread_done(&self) {
+        if let Some(done) = self.thread_done {
+            // SAFETY: contract of `with_thread_done`; called after this thread's last call.
+            unsafe { done() }
+        }
+    }
+}
+
+/// What a correct result is, given the argument.
+#[derive(Debug, Clone, Copy)]
+pub enum Expect {
+    /// `f(x) == x + 1` (wrapping): the project's `foo x = return (x + 1)`.
+    PlusOne,
+    /// `f(x) == g(x)` for the given `g`.
+    Fn(fn(i64) -> i64),
+}
+
+impl Expect {
+    /// Short name for results.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Expect::PlusOne => "x+1",
+            Expect::Fn(_) => "custom",
+        }
+    }
+}
+
+/// How long each thread runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum RunMode {
+    /// Exactly this many timed calls per thread.
+    Calls(u64),
+    /// Until this long after the release; every thread stops at the same shared stop flag.
+    Duration(Duration),
+}
+
+/// One driver run's parameters.
+#[derive(Debug, Clone)]
+pub struct DriverConfig {
+    /// OS threads calling the target.
+    pub threads: usize,
+    pub mode: RunMode,
+    pub pin: PinPolicy,
+    /// Time one call in every `sample_every` (default 64).
+    pub sample_every: u32,
+    /// Untimed calls per thread before the gate (default 1: creates the RTS Task of the thread
+    /// so first-call costs are not in the timed part). Their results are checked too.
+    pub warmup_calls: u32,
+    pub expect: Expect,
+}
+
+impl Default for DriverConfig {
+    fn default() -> DriverConfig {
+        DriverConfig {
+            threads: 1,
+            mode: RunMode::Calls(100_000),
+            pin: PinPolicy::None,
+            sample_every: 64,
+            warmup_calls: 1,
+            expect: Expect::PlusOne,
+        }
+    }
+}
+
+impl DriverConfig {
+    fn validate(&self) -> Result<(), DriverError> {
+        let bad = |what: &str| Err(DriverError::InvalidConfig(what.to_owned()));
+        match self.mode {
+            _ if self.threads == 0 => bad("threads must be at least 1"),
+            _ if self.sample_every == 0 => bad("sample_every must be at least 1"),
+            RunMode::Calls(0) => bad("calls per thread must be at least 1"),
+            RunMode::Duration(d) if d.is_zero() => bad("duration must be positive"),
+            _ => Ok(()),
+        }
+    }
+
+    fn summary(&self) -> ConfigSummary {
+        ConfigSummary {
+            threads: self.threads,
+            mode: self.mode,
+            pin: self.pin.label(),
+            sample_every: self.sample_every,
+            warmup_calls: self.warmup_calls,
+            expect: self.expect.label(),
+        }
+    }
+}
+
+/// Why a run could not be made, or was wrong.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum DriverError {
+    InvalidConfig(String),
+    Pin(PinError),
+    Spawn(std::io::Error),
+    WorkerPanicked {
+        thread: usize,
+    },
+    /// From [`RunReport::ensure_correct`].
+    WrongResults {
+        count: u64,
+        first: Option<WrongResult>,
+    },
+}
+
+impl fmt::Display for DriverError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DriverError::InvalidConfig(s) => write!(f, "invalid driver configuration: {s}"),
+            DriverError::Pin(e) => write!(f, "cannot plan thread pinning: {e}"),
+            DriverError::Spawn(e) => write!(f, "cannot spawn a driver thread: {e}"),
+            DriverError::WorkerPanicked { thread } => write!(f, "driver thread {thread} panicked"),
+            DriverError::WrongResults { count, first } => match first {
+                Some(w) => write!(f, "{count} wrong results; first: {w}"),
+                None => write!(f, "{count} wrong results (all in warm-up)"),
+            },
+        }
+    }
+}
+
+impl std::error::Error for DriverError {}
+
+/// Caller code run around the timed part, on the driver's main thread: `before` after all
+/// threads are pinned and warmed up and just before they are released; `after` once the last
+/// one has finished. Both default to nothing; `()` is the no-op hook.
+pub trait RunHooks {
+    fn before(&mut self) {}
+    fn after(&mut self) {}
+}
+
+impl RunHooks for () {}
+
+/// Run `target` under `config` with no hooks.
+pub fn run(target: CallTarget, config: &DriverConfig) -> Result<RunReport, DriverError> {
+    run_with_hooks(target, config, &mut ())
+}
+
+/// Run `target` under `config`, calling `hooks` around the timed part.
+pub fn run_with_hooks<H: RunHooks + ?Sized>(
+    target: CallTarget,
+    config: &DriverConfig,
+    hooks: &mut H,
+) -> Result<RunReport, DriverError> {
+    config.validate()?;
+    let plan = config.pin.plan(config.threads).map_err(DriverError::Pin)?;
+    let timer_overhead_ns = measure_timer_overhead_ns();
+    let gate = StartGate::new();
+    let stop = AtomicBool::new(false);
+    let shared = WorkerShared {
+        target,
+        config,
+        gate: &gate,
+        stop: &stop,
+    };
+    let outcomes = std::thread::scope(|s| -> Result<Vec<WorkerOutcome>, DriverError> {
+        let abort_guard = AbortOnDrop::new(&gate);
+        let mut handles = Vec::with_capacity(config.threads);
+        for (i, &pin_to) in plan.iter().enumerate() {
+            let shared = &shared;
+            let h = std::thread::Builder::new()
+                .name(format!("driver-{i}"))
+                .spawn_scoped(s, move || run_worker(shared, i, pin_to))
+                .map_err(DriverError::Spawn)?;
+            handles.push(h);
+        }
+        gate.wait_for_arrivals(config.threads);
+        hooks.before();
+        gate.open();
+        drop(abort_guard);
+        if let RunMode::Duration(d) = config.mode {
+            std::thread::sleep(d);
+            // ORDERING: Relaxed — see the load in the worker loop; the flag carries no data.
+            stop.store(true, Ordering::Relaxed);
+        }
+        join_all(handles)
+    })?;
+    hooks.after();
+    Ok(report::build_report(config, outcomes, timer_overhead_ns))
+}
+
+fn join_all(
+    handles: Vec<std::thread::ScopedJoinHandle<'_, WorkerOutcome>>,
+) -> Result<Vec<WorkerOutcome>, DriverError> {
+    let mut out = Vec::with_capacity(handles.len());
+    let mut panicked = None;
+    for (i, h) in handles.into_iter().enumerate() {
+        match h.join() {
+            Ok(o) => out.push(o),
+            Err(_) => panicked = panicked.or(Some(i)),
+        }
+    }
+    match panicked {
+        Some(thread) => Err(DriverError::WorkerPanicked { thread }),
+        None => Ok(out),
+    }
+}
+
+/// Minimum over 1,000 back-to-back `Instant::now()` pairs, in ns.
+pub fn measure_timer_overhead_ns() -> u64 {
+    (0..1000)
+        .map(|_| {
+            let t0 = Instant::now();
+            let t1 = Instant::now();
+            (t1 - t0).as_nanos() as u64
+        })
+        .min()
+        .unwrap_or(0)
+}
