@@ -28,7 +28,7 @@ row() {
 
 # The same C host on both runtimes: 1 and 2 threads, 2 capabilities, 2M calls per run.
 ghc_baseline() {
-    local out=target/ghc-baseline drv=rts-core/tests/c/callin_driver.c calls=2000000 t
+    local out=target/callin-driver drv=rts-core/tests/c/callin_driver.c calls=2000000 t
     echo
     if ! command -v ghc >/dev/null; then
         echo "== GHC baseline: skipped, ghc is not installed (apt-get install -y ghc)"
