@@ -21,6 +21,7 @@
 //!      continues in another buffer (`alloc_cold`); it never resets the buffer it is using.
 //!   4. A pinned buffer is never reset: `on_acquire` moves on to an unpinned buffer (or a new
 //!      one: GHC's "remote memory is better than GC" `getNewNursery`) and keeps the pinned one.
+//!
 //! By 1, the running call of C has allocated nothing in C's current buffer when it resets it,
 //! except through an earlier tenure of C in the same call, which pinned that buffer by 2.
 //! Nested call-ins are suspended outer calls (2), to any depth, on any capability.
