@@ -1,5 +1,7 @@
 //! callin-bench harness: drivers, pinning, profiler, GHC baseline, results.
 
 pub mod driver;
+#[cfg(unix)]
+pub mod ghc;
 pub mod pin;
 pub mod profile;
