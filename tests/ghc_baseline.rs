@@ -180,10 +180,14 @@ fn ghc_c_function_runs_on_ghcs_rts() {
 }
 
 fn run_checked(rts: &GhcRts, threads: usize, calls: u64) -> RunReport {
+    run_checked_pinned(rts, threads, calls, PinPolicy::CoresRoundRobin)
+}
+
+fn run_checked_pinned(rts: &GhcRts, threads: usize, calls: u64, pin: PinPolicy) -> RunReport {
     let cfg = DriverConfig {
         threads,
         mode: RunMode::Calls(calls),
-        pin: PinPolicy::CoresRoundRobin,
+        pin,
         expect: Expect::PlusOne,
         ..DriverConfig::default()
     };
@@ -219,6 +223,15 @@ fn bad_rts_options_are_rejected_before_ghc_sees_them() {
 const MEASURED: &[(usize, &str)] = &[(1, "-N1 -A1m"), (2, "-N1 -A1m"), (2, "-N2 -A1m")];
 const CHILD_THREADS_ENV: &str = "CALLIN_GHC_CHILD_THREADS";
 const CHILD_CALLS_ENV: &str = "CALLIN_GHC_CHILD_CALLS";
+/// `none` runs the measurement unpinned; anything else (default) pins round-robin to cores.
+const PIN_ENV: &str = "CALLIN_GHC_PIN";
+
+fn pin_from_env() -> PinPolicy {
+    match std::env::var(PIN_ENV).as_deref() {
+        Ok("none") => PinPolicy::None,
+        _ => PinPolicy::CoresRoundRobin,
+    }
+}
 
 #[test]
 #[ignore = "measurement, not a test: run with --release --ignored --nocapture"]
@@ -256,7 +269,8 @@ fn measure_ghc_baseline() {
         let r: serde_json::Value = serde_json::from_str(json).unwrap();
         println!(
             "ghc threads={threads} +RTS {rts_args} -RTS calls/thread={calls}: {:.1} ns/call, \
-             {:.0} calls/s, p50 {} ns, p99 {} ns, per-thread calls/s min {:.0} max {:.0}, wrong {}",
+             {:.0} calls/s, p50 {} ns, p99 {} ns, per-thread calls/s min {:.0} max {:.0}, \
+             wrong {}, pin {}, timer {} ns",
             r["ns_per_call"].as_f64().unwrap(),
             r["calls_per_sec"].as_f64().unwrap(),
             r["latency"]["p50_ns"],
@@ -264,6 +278,8 @@ fn measure_ghc_baseline() {
             r["fairness"]["min_calls_per_sec"].as_f64().unwrap(),
             r["fairness"]["max_calls_per_sec"].as_f64().unwrap(),
             r["wrong_results"],
+            r["config"]["pin"],
+            r["timer_overhead_ns"],
         );
     }
 }
@@ -272,10 +288,7 @@ fn measure_in_child(rts_args: &[String]) {
     let args: Vec<&str> = rts_args.iter().map(String::as_str).collect();
     let rts = ghc::start(&args).unwrap();
     let env_num = |k: &str| std::env::var(k).unwrap().parse::<u64>().unwrap();
-    let r = run_checked(
-        rts,
-        env_num(CHILD_THREADS_ENV) as usize,
-        env_num(CHILD_CALLS_ENV),
-    );
+    let threads = env_num(CHILD_THREADS_ENV) as usize;
+    let r = run_checked_pinned(rts, threads, env_num(CHILD_CALLS_ENV), pin_from_env());
     println!("RESULT {}", serde_json::to_string(&r).unwrap());
 }
