@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 out=target/ghc-baseline
-mkdir -p "$out"
+mkdir -p "$out/build"
 status="$out/STATUS"
 lib="$out/libcallin_ghc.so"
 
