@@ -38,16 +38,17 @@ fn started_or_skip() -> Option<&'static GhcRts> {
     }
 }
 
-/// Defined dynamic symbols of an ELF file (`nm -D --defined-only`), or `None` without nm.
-fn exported_symbols(file: &Path) -> Option<Vec<String>> {
-    let out = Command::new("nm")
-        .args(["-D", "--defined-only"])
-        .arg(file)
-        .output()
-        .ok()?;
+/// Defined symbols of an ELF file (`nm --defined-only`, with `-D` for the dynamic table), or
+/// `None` without nm.
+fn defined_symbols(file: &Path, dynamic: bool) -> Option<Vec<String>> {
+    let mut cmd = Command::new("nm");
+    if dynamic {
+        cmd.arg("-D");
+    }
+    let out = cmd.arg("--defined-only").arg(file).output().ok()?;
     assert!(
         out.status.success(),
-        "nm -D {} failed: {:?}",
+        "nm {} failed: {:?}",
         file.display(),
         out
     );
@@ -73,35 +74,13 @@ fn rts_config_mirror_matches_the_installed_header() {
     ghc::check_layout(&artifact).unwrap();
 }
 
-/// Defined symbols of the static symbol table (`nm --defined-only`), or `None` without nm.
-fn static_symbols(file: &Path) -> Option<Vec<String>> {
-    let out = Command::new("nm")
-        .arg("--defined-only")
-        .arg(file)
-        .output()
-        .ok()?;
-    assert!(
-        out.status.success(),
-        "nm {} failed: {:?}",
-        file.display(),
-        out
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    Some(
-        text.lines()
-            .filter_map(|l| l.split_whitespace().nth(2))
-            .map(str::to_owned)
-            .collect(),
-    )
-}
-
 #[test]
 fn executables_linking_rts_core_export_no_rts_symbols() {
     // Link rts-core's compiled stub (and through it rts-core's `rts_lock` & co.) into this
     // binary, as the bench binary does, so the check below is about a binary that defines them.
     let stub = std::hint::black_box(rts_core::stub::c_function());
     let this = std::env::current_exe().unwrap();
-    if let Some(defined) = static_symbols(&this) {
+    if let Some(defined) = defined_symbols(&this, false) {
         assert!(
             defined.iter().any(|s| s == "rts_lock"),
             "rts-core's rts_lock is linked in"
@@ -113,7 +92,7 @@ fn executables_linking_rts_core_export_no_rts_symbols() {
         env!("CARGO_BIN_EXE_callin-bench").into(),
     ];
     for exe in &exes {
-        let Some(syms) = exported_symbols(exe) else {
+        let Some(syms) = defined_symbols(exe, true) else {
             println!("skip: nm (binutils) not installed; the dlsym check below still runs");
             break;
         };
@@ -139,7 +118,7 @@ fn the_symbol_check_sees_exports_in_ghcs_library() {
     let Some(artifact) = built_or_skip() else {
         return;
     };
-    let Some(syms) = exported_symbols(&artifact.library) else {
+    let Some(syms) = defined_symbols(&artifact.library, true) else {
         println!("skip: nm (binutils) not installed");
         return;
     };

@@ -109,13 +109,15 @@ impl Ctx {
     #[inline]
     fn alloc(&mut self, n: usize) -> Option<*mut Word> {
         let mut g = self.guard();
+        let p = match g.nursery().alloc(n) {
+            Some(p) => p,
+            None => {
+                let p = g.nursery().alloc_cold(n, &mut self.ic().pins)?;
+                g.cap().stats.nursery_resets(1);
+                p
+            }
+        };
         g.cap().stats.nursery_bytes((n * heap::WORD_BYTES) as u64);
-        if let Some(p) = g.nursery().alloc(n) {
-            return Some(p.as_ptr());
-        }
-        let pins = &mut self.ic().pins;
-        let p = g.nursery().alloc_cold(n, pins)?;
-        g.cap().stats.nursery_resets(1);
         Some(p.as_ptr())
     }
 }

@@ -125,9 +125,7 @@ pub(crate) fn push_incall(task: &Task, rts: *const Rts) -> NonNull<InCall> {
 
 #[cold]
 fn new_incall_cold(task: &Task) -> NonNull<InCall> {
-    let mut ic = Box::new(InCall::new(NonNull::from(task)));
-    ic.from_spare = false;
-    NonNull::from(Box::leak(ic))
+    NonNull::from(Box::leak(Box::new(InCall::new(NonNull::from(task)))))
 }
 
 /// Port of `endInCall`: pop the top InCall to the spare list (or free it past the cap).
