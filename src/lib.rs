@@ -1,5 +1,6 @@
 //! callin-bench harness: drivers, pinning, profiler, GHC baseline, results.
 
+pub mod cli;
 pub mod driver;
 #[cfg(unix)]
 pub mod ghc;

@@ -1,2 +1,34 @@
-//! `callin-bench`: the command-line entry point.
-fn main() {}
+//! `callin-bench`: the command-line entry point. Each subcommand lives in `callin_bench::cli::*`;
+//! this file only parses arguments and dispatches.
+
+use callin_bench::cli;
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Benchmark and profile the GHC FFI call-in path (rts-core model vs the real GHC RTS).
+#[derive(Debug, Parser)]
+#[command(name = "callin-bench", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Render the HTML report from the results directory and criterion's estimates.
+    Report(cli::report::ReportArgs),
+}
+
+fn main() -> ExitCode {
+    let parsed = Cli::parse();
+    let outcome = match parsed.command {
+        Command::Report(args) => cli::report::main(&args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("callin-bench: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
