@@ -18,15 +18,61 @@ use crate::rts::{self, Rts};
 use crate::sched::{self, Failure, SchedulerStatus};
 use crate::task::{self, Task};
 
+// Phase probes (feature `probes`): `probe_begin!(pt)` takes a timestamp, `probe_mark!(pt, Phase)`
+// records `[t, now)` as that phase and moves `t` on. Without the feature both expand to nothing.
+#[cfg(feature = "probes")]
+macro_rules! probe_begin {
+    ($t:ident) => {
+        #[allow(unused_mut, unused_assignments)]
+        let mut $t = $crate::probes::now();
+    };
+}
+#[cfg(feature = "probes")]
+macro_rules! probe_mark {
+    ($t:ident, $phase:ident) => {{
+        let end = $crate::probes::now();
+        $crate::probes::record($crate::probes::Phase::$phase, $t, end);
+        #[allow(unused_assignments)]
+        {
+            $t = end;
+        }
+    }};
+}
+/// `probed!(Phase, expr)`: `expr`, recorded as one span of `Phase`.
+#[cfg(feature = "probes")]
+macro_rules! probed {
+    ($phase:ident, $e:expr) => {{
+        let start = $crate::probes::now();
+        let r = $e;
+        $crate::probes::record($crate::probes::Phase::$phase, start, $crate::probes::now());
+        r
+    }};
+}
+#[cfg(not(feature = "probes"))]
+macro_rules! probed {
+    ($phase:ident, $e:expr) => {
+        $e
+    };
+}
+#[cfg(not(feature = "probes"))]
+macro_rules! probe_begin {
+    ($t:ident) => {};
+}
+#[cfg(not(feature = "probes"))]
+macro_rules! probe_mark {
+    ($t:ident, $phase:ident) => {};
+}
+pub(crate) use {probe_begin, probe_mark, probed};
+
 /// The calling thread's Task and its top InCall.
-struct Ctx {
+pub(crate) struct Ctx {
     task: NonNull<Task>,
     ic: NonNull<InCall>,
 }
 
 impl Ctx {
     #[inline]
-    fn current(call: &'static str) -> Result<Ctx, CallInError> {
+    pub(crate) fn current(call: &'static str) -> Result<Ctx, CallInError> {
         let t = task::my_task().map_err(|_| CallInError::ThreadExiting { call })?;
         let no_call = || CallInError::NotHeld {
             call,
@@ -125,6 +171,7 @@ impl Ctx {
 /// Port of `rts_lock`: find or create the Task, push an InCall, acquire a capability.
 pub(crate) fn lock() -> Result<*const Capability, CallInError> {
     let call = "rts_lock";
+    probe_begin!(pt);
     let rts = rts::current().ok_or(CallInError::NotInitialised { call })?;
     if rts.is_exited() {
         return Err(CallInError::AfterExit { call });
@@ -138,14 +185,24 @@ pub(crate) fn lock() -> Result<*const Capability, CallInError> {
             return Err(CallInError::ReenteredUnsafely);
         }
     }
+    probe_mark!(pt, TaskLookup);
     let mut ic = incall::push_incall(task, rts);
+    probe_mark!(pt, IncallPush);
     let mut g = rts.acquire_for(task);
     let cap = g.cap();
     // SAFETY: `ic` was just pushed by this thread.
     let r = unsafe { ic.as_mut() };
     r.cap = cap;
     task.last_cap.set(Some(rts::hint_for(rts, cap)));
-    if rts.is_exited() || !rts.prepare_nursery(&mut g) {
+    #[cfg(feature = "probes")]
+    let gc_due = nursery_exhausted(&mut g);
+    probe_mark!(pt, CapAcquire);
+    let ready = !rts.is_exited() && rts.prepare_nursery(&mut g);
+    #[cfg(feature = "probes")]
+    if gc_due {
+        probe_mark!(pt, Gc);
+    }
+    if !ready {
         detach(rts, g, r);
         return Ok(cap);
     }
@@ -156,6 +213,15 @@ pub(crate) fn lock() -> Result<*const Capability, CallInError> {
         cap.stats.spare_misses(1);
     }
     Ok(cap)
+}
+
+/// Whether `prepare_nursery` will reclaim (the probes' `gc` phase).
+#[cfg(feature = "probes")]
+fn nursery_exhausted(g: &mut CapabilityGuard<'_>) -> bool {
+    g.owned()
+        .nursery
+        .as_ref()
+        .is_some_and(|n| n.remaining_words() < crate::nursery::HEADROOM_WORDS)
 }
 
 /// The RTS shut down while this call waited: give the capability back, end `Interrupted`.
@@ -229,6 +295,7 @@ pub(crate) fn in_call(
     ret: *mut ClosurePtr,
     call: &'static str,
 ) -> Result<(), CallInError> {
+    probe_begin!(pt);
     if pcap.is_null() {
         return Err(CallInError::NullArgument {
             call,
@@ -251,10 +318,17 @@ pub(crate) fn in_call(
             what: "the closure to evaluate",
         });
     }
-    let (status, result) = if live {
-        schedule_wait_thread(&mut cx, p)
-    } else {
+    let (status, result) = if !live {
         (SchedulerStatus::Interrupted, ptr::null())
+    } else {
+        let rts = cx.rts();
+        match create_thread(&mut cx, rts, p) {
+            None => (SchedulerStatus::HeapExhausted, ptr::null()),
+            Some(tso) => {
+                probe_mark!(pt, CreateThread);
+                schedule_wait_thread(&mut cx, rts, tso)
+            }
+        }
     };
     let ic = cx.ic();
     ic.rstat = status;
@@ -264,15 +338,17 @@ pub(crate) fn in_call(
         pcap.write(ic.cap);
         ret.write(result);
     }
+    probe_mark!(pt, Schedule);
     Ok(())
 }
 
-/// `createStrictIOThread` + `scheduleWaitThread` + the `schedule()` loop for one bound thread.
-fn schedule_wait_thread(cx: &mut Ctx, p: ClosurePtr) -> (SchedulerStatus, ClosurePtr) {
-    let rts = cx.rts();
-    let Some(tso) = create_thread(cx, rts, p) else {
-        return (SchedulerStatus::HeapExhausted, ptr::null());
-    };
+/// `scheduleWaitThread` + the `schedule()` loop for one bound thread `tso` made by
+/// [`create_thread`].
+fn schedule_wait_thread(
+    cx: &mut Ctx,
+    rts: &Rts,
+    tso: sched::TsoPtr,
+) -> (SchedulerStatus, ClosurePtr) {
     let ic_addr = cx.ic.as_ptr() as *const ();
     let mut g = cx.guard();
     // SAFETY: `tso` was just initialised and is on no run queue.
@@ -322,7 +398,7 @@ fn schedule_wait_thread(cx: &mut Ctx, p: ClosurePtr) -> (SchedulerStatus, Closur
 }
 
 /// Port of `createThread`: a TSO + stack per policy, a thread id per policy.
-fn create_thread(cx: &mut Ctx, rts: &Rts, p: ClosurePtr) -> Option<sched::TsoPtr> {
+pub(crate) fn create_thread(cx: &mut Ctx, rts: &Rts, p: ClosurePtr) -> Option<sched::TsoPtr> {
     let (tso, stack) = match rts.config().policy.thread_objects {
         ThreadObjects::ReusePerInCall => cx.ic().tso.get(),
         ThreadObjects::FreshInNursery => {
@@ -479,6 +555,7 @@ pub(crate) fn get_int(p: ClosurePtr) -> Result<i64, CallInError> {
 
 /// Port of `rts_unlock`: release the capability (hand-off) and pop the InCall.
 pub(crate) fn unlock(cap: *const Capability) -> Result<(), CallInError> {
+    probe_begin!(pt);
     let mut cx = Ctx::current("rts_unlock")?;
     cx.check_cap(cap, "rts_unlock")?;
     let rts = cx.rts();
@@ -491,7 +568,9 @@ pub(crate) fn unlock(cap: *const Capability) -> Result<(), CallInError> {
         cx.task().last_cap.set(Some(rts::hint_for(rts, g.cap())));
         rts.release(g);
     }
+    probe_mark!(pt, CapRelease);
     incall::pop_incall(cx.task());
+    probe_mark!(pt, IncallPop);
     Ok(())
 }
 

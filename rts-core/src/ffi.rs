@@ -10,7 +10,7 @@ use std::ffi::{CStr, c_char, c_int};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 
-use crate::api;
+use crate::api::{self, probe_begin, probe_mark, probed};
 use crate::capability::Capability;
 use crate::error::{self, CallInError, ExitKind};
 use crate::heap::{ClosurePtr, Word};
@@ -94,7 +94,10 @@ pub unsafe extern "C" fn rts_unlock(cap: *const Capability) {
 /// As for `rts_unlock`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rts_mkInt(cap: *const Capability, i: HsInt) -> ClosurePtr {
-    ffi_guard("rts_mkInt", placeholder(), || api::mk_int(cap, i))
+    probed!(
+        MkInt,
+        ffi_guard("rts_mkInt", placeholder(), || api::mk_int(cap, i))
+    )
 }
 
 /// Port of `rts_apply(cap, f, arg)`.
@@ -107,7 +110,10 @@ pub unsafe extern "C" fn rts_apply(
     f: ClosurePtr,
     arg: ClosurePtr,
 ) -> ClosurePtr {
-    ffi_guard("rts_apply", placeholder(), || api::apply(cap, f, arg))
+    probed!(
+        Apply,
+        ffi_guard("rts_apply", placeholder(), || api::apply(cap, f, arg))
+    )
 }
 
 /// Port of `rts_inCall(&cap, p, &ret)` (GHC 9.2+).
@@ -144,6 +150,7 @@ pub unsafe extern "C" fn rts_evalIO(
 /// `site` must be null or a NUL-terminated string; `cap` as for `rts_unlock`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn rts_checkSchedStatus(site: *const c_char, cap: *const Capability) {
+    probe_begin!(pt);
     let action = ffi_guard("rts_checkSchedStatus", api::StatusAction::Continue, || {
         let site = if site.is_null() {
             "?".into()
@@ -153,6 +160,7 @@ pub unsafe extern "C-unwind" fn rts_checkSchedStatus(site: *const c_char, cap: *
         };
         api::check_sched_status(&site, cap)
     });
+    probe_mark!(pt, CheckStatus);
     if action == api::StatusAction::ExitThread {
         // SAFETY: no Rust value with a destructor is alive in this frame; a C thread called us.
         unsafe { shutdown_thread() }
@@ -165,7 +173,7 @@ pub unsafe extern "C-unwind" fn rts_checkSchedStatus(site: *const c_char, cap: *
 /// `p` is checked against the caller's nursery and the static closures before it is read.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rts_getInt(p: ClosurePtr) -> HsInt {
-    ffi_guard("rts_getInt", 0, || api::get_int(p))
+    probed!(GetInt, ffi_guard("rts_getInt", 0, || api::get_int(p)))
 }
 
 /// Parse GHC-style `+RTS ... -RTS` options into a configuration.

@@ -20,6 +20,8 @@ pub mod incall;
 pub mod numa;
 pub mod nursery;
 pub mod policy;
+#[cfg(feature = "probes")]
+pub mod probes;
 pub mod rts;
 pub mod sched;
 pub mod stats;

@@ -1,0 +1,139 @@
+//! Phase probes (feature `probes`) on the real call path: the compiled C stub `c_function`.
+#![cfg(feature = "probes")]
+
+mod common;
+
+use common::start_with;
+use rts_core::probes::{self, Phase, Span};
+use rts_core::{Config, PolicySet};
+
+/// 16 KiB: the smallest nursery, so a few dozen calls exhaust it.
+const SMALL_NURSERY: usize = 16 << 10;
+
+fn config() -> Config {
+    Config {
+        n_capabilities: 1,
+        nursery_bytes: SMALL_NURSERY,
+        policy: PolicySet::lockfree(),
+        ..Config::default()
+    }
+}
+
+fn c_function(x: i64) -> i64 {
+    // SAFETY: the RTS is initialised by the caller (`start_with`).
+    unsafe { rts_core::stub::c_function()(x) }
+}
+
+fn phases(spans: &[Span]) -> Vec<Phase> {
+    spans.iter().map(|s| s.phase).collect()
+}
+
+#[test]
+fn one_call_records_every_phase_in_call_order() {
+    let _rts = start_with(config());
+    std::thread::spawn(|| {
+        assert_eq!(c_function(1_000), 1_001, "warm-up: Task and InCall exist");
+        probes::start_recording(64);
+        assert_eq!(c_function(5_000), 5_001);
+        let spans = probes::stop_recording();
+        use Phase::*;
+        let expected = [
+            TaskLookup,
+            IncallPush,
+            CapAcquire,
+            MkInt,
+            Apply,
+            Apply,
+            CreateThread,
+            Schedule,
+            CheckStatus,
+            GetInt,
+            CapRelease,
+            IncallPop,
+        ];
+        // A reclaim is possible only when the nursery is nearly full, not after one warm-up call.
+        assert_eq!(phases(&spans), expected);
+        for s in &spans {
+            assert!(s.start <= s.end, "span {s:?} runs backwards");
+        }
+        for w in spans.windows(2) {
+            assert!(
+                w[0].end <= w[1].start,
+                "spans overlap: {:?} then {:?}",
+                w[0],
+                w[1]
+            );
+        }
+        assert_eq!(probes::dropped(), 0);
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn full_buffer_drops_instead_of_overwriting() {
+    let _rts = start_with(config());
+    std::thread::spawn(|| {
+        probes::start_recording(5);
+        assert_eq!(c_function(7_000), 7_001);
+        assert_eq!(c_function(7_001), 7_002);
+        let spans = probes::stop_recording();
+        assert_eq!(spans.len(), 5, "the buffer keeps exactly its capacity");
+        assert_eq!(
+            &phases(&spans)[..3],
+            [Phase::TaskLookup, Phase::IncallPush, Phase::CapAcquire],
+            "the first spans are kept, not overwritten"
+        );
+        // Two calls make 24 spans (25 with a reclaim): all but the first 5 are dropped.
+        assert!(
+            probes::dropped() >= 2 * 12 - 5,
+            "dropped {}",
+            probes::dropped()
+        );
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn nursery_exhaustion_records_gc_inside_rts_lock() {
+    let _rts = start_with(config());
+    std::thread::spawn(|| {
+        probes::start_recording(1 << 16);
+        // Each call allocates at least 12 words; 16 KiB minus the 8 KiB headroom runs out well
+        // within 200 calls.
+        for i in 0..200 {
+            assert_eq!(c_function(10_000 + i), 10_001 + i);
+        }
+        let spans = probes::stop_recording();
+        assert_eq!(probes::dropped(), 0);
+        let gcs: Vec<usize> = (0..spans.len())
+            .filter(|&i| spans[i].phase == Phase::Gc)
+            .collect();
+        assert!(
+            !gcs.is_empty(),
+            "no gc span in 200 calls on a 16 KiB nursery"
+        );
+        for &i in &gcs {
+            assert_eq!(
+                spans[i - 1].phase,
+                Phase::CapAcquire,
+                "gc follows cap_acquire"
+            );
+            assert_eq!(
+                spans[i + 1].phase,
+                Phase::MkInt,
+                "the call goes on after the gc"
+            );
+            assert!(spans[i - 1].end <= spans[i].start);
+        }
+        let calls = phases(&spans)
+            .iter()
+            .filter(|&&p| p == Phase::TaskLookup)
+            .count();
+        assert_eq!(calls, 200);
+        assert_eq!(spans.len(), 200 * 12 + gcs.len());
+    })
+    .join()
+    .unwrap();
+}
