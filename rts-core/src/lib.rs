@@ -19,6 +19,7 @@ pub mod heap;
 pub mod incall;
 pub mod numa;
 pub mod nursery;
+pub mod phases;
 pub mod policy;
 #[cfg(feature = "probes")]
 pub mod probes;

@@ -1,0 +1,747 @@
+//! Each phase of the call-in path (DESIGN.md §1) driven alone, in a loop: the `phases` bench and
+//! the profiler's phase-isolated measurements time [`PhaseLoop::run`] around a batch.
+//!
+//! Ownership: a [`PhaseLoop`] owns whatever its phase needs set up on the calling OS thread (a
+//! held capability through an ordinary `rts_lock`, a closure graph, a helper thread that contends
+//! for the capability) and undoes it on drop. It calls the model's own functions (`getMyTask`,
+//! `newInCall`, `waitForCapability`, `rts_mkInt`, ...), never copies of them, except where a
+//! phase is not a function of its own in the model (`schedule`, see [`IsolatedPhase::Schedule`]).
+//!
+//! Note [keeping the nursery from filling]
+//! ---------------------------------------
+//! Allocating phases (`mk_int`, `apply`, `create_thread` with fresh thread objects, `schedule`)
+//! would exhaust the nursery of the held capability. `run` therefore allocates in chunks that
+//! always fit, and when less than `HEADROOM_WORDS` is left it ends the call-in and starts a new
+//! one (`rts_unlock` + `rts_lock`), whose `rts_lock` reclaims the nursery as the policy says (a
+//! per-capability reset, or GHC's stop-the-world collection). That costs one lock/unlock pair
+//! (plus the collection) per several thousand operations, inside the timed part: the same
+//! amortised collection cost the real call pays.
+
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::api::{self, Ctx, StatusAction};
+use crate::capability::{Capability, CapabilityGuard};
+use crate::error::CallInError;
+use crate::heap::{self, ClosurePtr, IoIntFn, StaticClosure};
+use crate::incall;
+use crate::nursery::HEADROOM_WORDS;
+use crate::rts::{self, Rts};
+use crate::sched::{self, Failure, TsoStorage};
+use crate::task::{self, Task};
+
+unsafe extern "C" {
+    /// foo's closure, compiled from `stub/foo.c` (`foo x = return (x + 1)`).
+    #[link_name = "Export_zdfstableZZC0ZZCmainZZCExportZZCfoo_closure"]
+    static FOO_CLOSURE: StaticClosure<1>;
+}
+
+/// A phase of the call-in path, set up so that it can run alone in a loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IsolatedPhase {
+    /// `getMyTask` on a thread that already has its Task (a thread-local read).
+    TaskLookupHot,
+    /// A thread's first call-in: `newTask` (allocate and register the Task). Each operation
+    /// also frees the Task again (`hs_thread_done`), so the next one is a first call too.
+    TaskLookupFirst,
+    /// `newInCall` + `endInCall` with a spare InCall on the Task's free list.
+    IncallSpare,
+    /// `newInCall` + `endInCall` with no spare: allocates an InCall; each operation then frees
+    /// the spare list again (so it includes one allocation and one free).
+    IncallNoSpare,
+    /// `waitForCapability` + `releaseCapability_` on a free capability, per policy.
+    CapUncontended,
+    /// The same acquire/release pair while a helper thread acquires and releases the same
+    /// capability in a loop (both prefer capability 0 when the RTS has more than one).
+    CapContended,
+    /// `rts_mkInt` of a value outside the static small-int table (a 2-word `I#`).
+    MkInt,
+    /// One `rts_apply` (a 4-word application thunk); the real call makes two.
+    Apply,
+    /// `createThread` per policy: thread objects (reused or fresh in the nursery) and thread id
+    /// (per capability, or under GHC's global `sched_mutex`).
+    CreateThread,
+    /// `scheduleWaitThread` + one `schedule()` iteration on an already built thread: bind it,
+    /// run-queue push and pop, evaluate `runIO (foo x)`, allocate the result, finish. Each
+    /// operation re-arms the thread's stack first (the part of `createThread` that writes the
+    /// TSO and its frames, about 15 stores), since the evaluation consumes it.
+    Schedule,
+    /// `rts_checkSchedStatus` of a call that succeeded.
+    CheckStatus,
+    /// `rts_getInt` of an `I#` in the nursery (with the model's ownership checks).
+    GetInt,
+    /// Nursery exhaustion per policy: the collection `rts_lock` triggers when the nursery is
+    /// nearly full (per-capability reset, or GHC's stop-the-world sync of every capability).
+    /// The nursery is exhausted with one bump before each operation (not part of the work).
+    Gc,
+}
+
+impl IsolatedPhase {
+    /// Every isolated phase, in call order.
+    pub const ALL: &'static [IsolatedPhase] = &[
+        IsolatedPhase::TaskLookupHot,
+        IsolatedPhase::TaskLookupFirst,
+        IsolatedPhase::IncallSpare,
+        IsolatedPhase::IncallNoSpare,
+        IsolatedPhase::CapUncontended,
+        IsolatedPhase::CapContended,
+        IsolatedPhase::MkInt,
+        IsolatedPhase::Apply,
+        IsolatedPhase::CreateThread,
+        IsolatedPhase::Schedule,
+        IsolatedPhase::CheckStatus,
+        IsolatedPhase::GetInt,
+        IsolatedPhase::Gc,
+    ];
+
+    /// The bench id part, e.g. `task_lookup_hot`.
+    pub fn name(self) -> &'static str {
+        match self {
+            IsolatedPhase::TaskLookupHot => "task_lookup_hot",
+            IsolatedPhase::TaskLookupFirst => "task_lookup_first",
+            IsolatedPhase::IncallSpare => "incall_spare",
+            IsolatedPhase::IncallNoSpare => "incall_no_spare",
+            IsolatedPhase::CapUncontended => "cap_uncontended",
+            IsolatedPhase::CapContended => "cap_contended",
+            IsolatedPhase::MkInt => "mk_int",
+            IsolatedPhase::Apply => "apply",
+            IsolatedPhase::CreateThread => "create_thread",
+            IsolatedPhase::Schedule => "schedule",
+            IsolatedPhase::CheckStatus => "check_status",
+            IsolatedPhase::GetInt => "get_int",
+            IsolatedPhase::Gc => "gc",
+        }
+    }
+
+    /// The DESIGN.md §1 phase this measures (`callin_reports::schema::Phase::name`). The InCall
+    /// and capability pairs include their release halves (`incall_pop`, `cap_release`).
+    pub fn phase(self) -> &'static str {
+        match self {
+            IsolatedPhase::TaskLookupHot | IsolatedPhase::TaskLookupFirst => "task_lookup",
+            IsolatedPhase::IncallSpare | IsolatedPhase::IncallNoSpare => "incall_push",
+            IsolatedPhase::CapUncontended | IsolatedPhase::CapContended => "cap_acquire",
+            IsolatedPhase::MkInt => "mk_int",
+            IsolatedPhase::Apply => "apply",
+            IsolatedPhase::CreateThread => "create_thread",
+            IsolatedPhase::Schedule => "schedule",
+            IsolatedPhase::CheckStatus => "check_status",
+            IsolatedPhase::GetInt => "get_int",
+            IsolatedPhase::Gc => "gc",
+        }
+    }
+
+    /// Parse a [`name`](Self::name).
+    pub fn from_name(name: &str) -> Option<IsolatedPhase> {
+        Self::ALL.iter().copied().find(|p| p.name() == name)
+    }
+}
+
+/// One phase set up on the calling thread, ready to run in a loop. Not `Send`: it holds
+/// thread-bound state (the thread's Task, possibly a capability). Drop undoes the set-up.
+pub struct PhaseLoop {
+    phase: IsolatedPhase,
+    rts: &'static Rts,
+    task: NonNull<Task>,
+    state: State,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl std::fmt::Debug for PhaseLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PhaseLoop")
+            .field("phase", &self.phase)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a phase keeps between operations.
+enum State {
+    /// Nothing held (task lookup, InCall and capability phases).
+    Bare,
+    /// A helper thread contends for the capability; `old_pref` is restored on drop.
+    Contended { helper: Helper, old_pref: i32 },
+    /// A call-in in progress (`rts_lock` done) with the objects the phase reads.
+    Held(Held),
+}
+
+const CALL: &str = "PhaseLoop::new";
+
+impl PhaseLoop {
+    /// Set up `phase` on the calling thread against the RTS initialised by the caller
+    /// (`hs_init_with`). The thread must not be inside a call-in.
+    pub fn new(phase: IsolatedPhase) -> Result<PhaseLoop, CallInError> {
+        let rts = rts::current().ok_or(CallInError::NotInitialised { call: CALL })?;
+        if rts.is_exited() {
+            return Err(CallInError::AfterExit { call: CALL });
+        }
+        let task = task::get_my_task().map_err(|_| CallInError::ThreadExiting { call: CALL })?;
+        // SAFETY: this thread's live Task.
+        if !unsafe { task.as_ref() }.is_stopped() {
+            return Err(CallInError::TaskNotStopped);
+        }
+        let state = match phase {
+            IsolatedPhase::TaskLookupHot
+            | IsolatedPhase::TaskLookupFirst
+            | IsolatedPhase::CapUncontended => State::Bare,
+            IsolatedPhase::IncallSpare => {
+                // SAFETY: this thread's live Task, no call-in active (checked above).
+                let t = unsafe { task.as_ref() };
+                incall::push_incall(t, rts);
+                incall::pop_incall(t);
+                State::Bare
+            }
+            IsolatedPhase::IncallNoSpare => {
+                // SAFETY: as above.
+                incall::free_spares(unsafe { task.as_ref() });
+                State::Bare
+            }
+            IsolatedPhase::CapContended => contended(rts, task)?,
+            _ => State::Held(Held::start(phase)?),
+        };
+        Ok(PhaseLoop {
+            phase,
+            rts,
+            task,
+            state,
+            _not_send: PhantomData,
+        })
+    }
+
+    /// The phase this loop runs.
+    pub fn phase(&self) -> IsolatedPhase {
+        self.phase
+    }
+
+    /// Run exactly `iters` operations of the phase.
+    pub fn run(&mut self, iters: u64) {
+        let rts = self.rts;
+        // SAFETY: the Task of this thread (PhaseLoop is not Send), alive while the thread runs.
+        let task = unsafe { self.task.as_ref() };
+        match (&mut self.state, self.phase) {
+            (State::Bare, IsolatedPhase::TaskLookupHot) => task_lookup_hot(iters),
+            (State::Bare, IsolatedPhase::TaskLookupFirst) => self.task = task_lookup_first(iters),
+            (State::Bare, IsolatedPhase::IncallSpare) => incall_pairs(task, rts, iters, false),
+            (State::Bare, IsolatedPhase::IncallNoSpare) => incall_pairs(task, rts, iters, true),
+            (State::Bare, IsolatedPhase::CapUncontended) | (State::Contended { .. }, _) => {
+                for _ in 0..iters {
+                    acquire_release(rts, task);
+                }
+            }
+            (State::Held(h), phase) => h.run(phase, iters),
+            (State::Bare, phase) => unreachable!("{phase:?} is set up as Held"),
+        }
+    }
+}
+
+impl Drop for PhaseLoop {
+    fn drop(&mut self) {
+        match std::mem::replace(&mut self.state, State::Bare) {
+            State::Bare => {}
+            State::Contended { helper, old_pref } => {
+                helper.stop();
+                // SAFETY: this thread's live Task.
+                unsafe { self.task.as_ref() }
+                    .preferred_capability
+                    .set(old_pref);
+            }
+            State::Held(h) => h.end(),
+        }
+    }
+}
+
+// ------------------------------------------------------------------ task, InCall, capability
+
+fn task_lookup_hot(iters: u64) {
+    for _ in 0..iters {
+        let t = task::get_my_task();
+        std::hint::black_box(t.ok());
+    }
+}
+
+/// Free and re-create this thread's Task `iters` times; returns the Task left at the end.
+fn task_lookup_first(iters: u64) -> NonNull<Task> {
+    for _ in 0..iters {
+        // The Task is stopped (checked by `new`; the loop never leaves a call-in open).
+        let _ = task::free_my_task();
+        std::hint::black_box(task::get_my_task().ok());
+    }
+    task::get_my_task().expect("thread-locals live while the loop runs")
+}
+
+fn incall_pairs(task: &Task, rts: &Rts, iters: u64, free_spares: bool) {
+    for _ in 0..iters {
+        std::hint::black_box(incall::push_incall(task, rts));
+        incall::pop_incall(task);
+        if free_spares {
+            incall::free_spares(task);
+        }
+    }
+}
+
+/// `waitForCapability` + `releaseCapability_`, with the hint update `rts_lock` makes.
+#[inline]
+fn acquire_release(rts: &Rts, task: &Task) {
+    let g = rts.acquire_for(task);
+    task.last_cap.set(Some(rts::hint_for(rts, g.cap())));
+    rts.release(g);
+}
+
+/// A thread acquiring and releasing one capability in a loop until stopped.
+struct Helper {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Helper {
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if self.thread.join().is_err() {
+            eprintln!("phases: the contending helper thread panicked");
+        }
+    }
+}
+
+fn contended(rts: &'static Rts, task: NonNull<Task>) -> Result<State, CallInError> {
+    let pref = if rts.n_capabilities() > 1 { 0 } else { -1 };
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let stop2 = Arc::clone(&stop);
+    let thread = std::thread::Builder::new()
+        .name("phases-contender".into())
+        .spawn(move || {
+            let t = task::get_my_task().expect("a fresh thread has thread-locals");
+            // SAFETY: this helper thread's own live Task.
+            let t = unsafe { t.as_ref() };
+            t.preferred_capability.set(pref);
+            acquire_release(rts, t);
+            let _ = ready_tx.send(());
+            while !stop2.load(Ordering::Relaxed) {
+                acquire_release(rts, t);
+            }
+        })
+        .map_err(|e| CallInError::BadArgument {
+            call: CALL,
+            detail: format!("cannot spawn the contending thread: {e}"),
+        })?;
+    let _ = ready_rx.recv();
+    // SAFETY: this thread's live Task.
+    let t = unsafe { task.as_ref() };
+    let old_pref = t.preferred_capability.replace(pref);
+    Ok(State::Contended {
+        helper: Helper { stop, thread },
+        old_pref,
+    })
+}
+
+// ------------------------------------------------------------------ phases inside a call-in
+
+/// A call-in in progress on this thread, and what the phase reads.
+struct Held {
+    cap: *const Capability,
+    /// `runIO (foo 1000)`, built in the nursery.
+    graph: ClosurePtr,
+    /// An `I#` in the nursery (`GetInt`).
+    int: ClosurePtr,
+    /// The thread `Schedule` runs (kept outside the nursery, like a reused TSO).
+    tso: TsoStorage,
+}
+
+/// Largest allocation one operation makes, in words (a GHC-mode `createThread`).
+const MAX_OP_WORDS: usize = sched::TSO_WORDS + sched::STACK_WORDS;
+
+impl Held {
+    fn start(phase: IsolatedPhase) -> Result<Held, CallInError> {
+        let cap = api::lock()?;
+        let mut h = Held {
+            cap,
+            graph: std::ptr::null(),
+            int: std::ptr::null(),
+            tso: TsoStorage::new(),
+        };
+        if let Err(e) = h.build(phase) {
+            h.end();
+            return Err(e);
+        }
+        Ok(h)
+    }
+
+    /// Build the objects the phase reads (again after a relock reclaimed the nursery).
+    fn build(&mut self, phase: IsolatedPhase) -> Result<(), CallInError> {
+        let cap = self.cap;
+        self.int = api::mk_int(cap, 1000)?;
+        // foo's static closure (stub/foo.c); only its address is taken here.
+        let fun = &raw const FOO_CLOSURE as ClosurePtr;
+        let runio = &raw const heap::base_GHCziTopHandler_runIO_closure as ClosurePtr;
+        let action = api::apply(cap, fun, self.int)?;
+        self.graph = api::apply(cap, runio, action)?;
+        if phase == IsolatedPhase::CheckStatus {
+            // A finished call: rstat = Success for rts_checkSchedStatus to read.
+            let mut c = cap;
+            let mut ret = std::ptr::null();
+            api::in_call(&mut c, self.graph, &mut ret, "PhaseLoop")?;
+            self.cap = c;
+        }
+        Ok(())
+    }
+
+    fn end(self) {
+        if let Err(e) = api::unlock(self.cap) {
+            eprintln!("phases: ending the call-in failed: {e}");
+        }
+    }
+
+    fn guard(&self) -> CapabilityGuard<'static> {
+        // SAFETY: this thread holds `cap` from `api::lock` until `end` (the call-in is Running).
+        unsafe { CapabilityGuard::assume_held(&*self.cap) }
+    }
+
+    /// Words still free in the held capability's nursery.
+    fn room_words(&self) -> usize {
+        self.guard().nursery().remaining_words()
+    }
+
+    /// End the call-in and start another: `rts_lock` reclaims the nursery per policy.
+    fn relock(&mut self, phase: IsolatedPhase) {
+        let relocked = api::unlock(self.cap).and_then(|()| api::lock());
+        self.cap = relocked.expect("phases: relock of the call-in (the RTS must stay up)");
+        self.build(phase).expect("phases: rebuild after relock");
+    }
+
+    /// How many operations of `words` each may run before the next room check
+    /// (Note [keeping the nursery from filling]).
+    fn chunk(&mut self, phase: IsolatedPhase, words: usize, left: u64) -> u64 {
+        if self.room_words() < HEADROOM_WORDS {
+            self.relock(phase);
+        }
+        // Budget twice the words per operation: GHC's block layout wastes less than that.
+        let usable = self
+            .room_words()
+            .saturating_sub(HEADROOM_WORDS / 2 + MAX_OP_WORDS);
+        ((usable / (2 * words)) as u64).clamp(1, left)
+    }
+
+    fn run(&mut self, phase: IsolatedPhase, iters: u64) {
+        let words = match phase {
+            IsolatedPhase::MkInt => heap::INT_WORDS,
+            IsolatedPhase::Apply => heap::AP_WORDS,
+            IsolatedPhase::CreateThread => MAX_OP_WORDS,
+            IsolatedPhase::Schedule => heap::INT_WORDS,
+            IsolatedPhase::CheckStatus => return self.check_status(iters),
+            IsolatedPhase::GetInt => return self.get_int(iters),
+            IsolatedPhase::Gc => return self.gc(iters),
+            other => unreachable!("{other:?} does not run inside a call-in"),
+        };
+        let mut left = iters;
+        while left > 0 {
+            let k = self.chunk(phase, words, left);
+            match phase {
+                IsolatedPhase::MkInt => self.mk_int(k),
+                IsolatedPhase::Apply => self.apply(k),
+                IsolatedPhase::CreateThread => self.create_thread(k),
+                _ => self.schedule(k),
+            }
+            left -= k;
+        }
+    }
+
+    fn mk_int(&self, k: u64) {
+        for i in 0..k {
+            let v = 1000 + (i & 0xff) as i64;
+            std::hint::black_box(api::mk_int(self.cap, std::hint::black_box(v)).ok());
+        }
+    }
+
+    fn apply(&self, k: u64) {
+        let arg = heap::intlike(1).expect("1 is a small int");
+        for _ in 0..k {
+            let f = std::hint::black_box(self.graph);
+            std::hint::black_box(api::apply(self.cap, f, arg).ok());
+        }
+    }
+
+    fn create_thread(&self, k: u64) {
+        let rts = rts::current().expect("initialised while a call-in is held");
+        let Ok(mut cx) = Ctx::current("createThread") else {
+            return;
+        };
+        for _ in 0..k {
+            std::hint::black_box(api::create_thread(&mut cx, rts, self.graph));
+        }
+    }
+
+    fn schedule(&mut self, k: u64) {
+        let rts = rts::current().expect("initialised while a call-in is held");
+        let t = task::my_task()
+            .ok()
+            .flatten()
+            .expect("a call-in has a Task");
+        // SAFETY: this thread's live Task, inside its call-in.
+        let ic = incall::current(unsafe { t.as_ref() }).expect("a call-in has an InCall");
+        let ic_addr = ic.as_ptr() as *const ();
+        let (tso, stack) = self.tso.get();
+        let mut env = NurseryEnv { held: self };
+        for _ in 0..k {
+            let g = &mut env.held.guard();
+            let no = g.cap().no;
+            // SAFETY: `tso`/`stack` come from a TsoStorage sized for TSO + STACK, owned by this
+            // loop; the thread is on no run queue between iterations.
+            unsafe {
+                sched::init_thread(tso, stack, 1, no, env.held.graph);
+                sched::bind_thread(tso, ic_addr);
+                g.owned().run_queue.push_back(tso);
+            }
+            let t = g.owned().run_queue.pop_front().expect("just queued");
+            debug_assert!(rts.is_running());
+            // SAFETY: `t` is the live TSO initialised above.
+            debug_assert_eq!(unsafe { sched::bound_of(t) }, ic_addr);
+            // SAFETY: as above; its stack holds the closure pushed by `init_thread`.
+            let closure = unsafe { sched::thread_closure(t) };
+            // SAFETY: `closure` is `runIO (foo I#)` built by `build` with rts_apply/rts_mkInt.
+            let r = unsafe { sched::eval_io(closure, &mut env) };
+            std::hint::black_box(r.ok());
+            // SAFETY: `t` is still live (loop-owned storage).
+            unsafe { sched::finish_thread(t) };
+        }
+    }
+
+    fn check_status(&self, iters: u64) {
+        for _ in 0..iters {
+            let r = api::check_sched_status("c_function", std::hint::black_box(self.cap));
+            debug_assert_eq!(r.ok(), Some(StatusAction::Continue));
+        }
+    }
+
+    fn get_int(&self, iters: u64) {
+        for _ in 0..iters {
+            std::hint::black_box(api::get_int(std::hint::black_box(self.int)).ok());
+        }
+    }
+
+    fn gc(&mut self, iters: u64) {
+        let rts = rts::current().expect("initialised while a call-in is held");
+        for _ in 0..iters {
+            let mut g = self.guard();
+            let room = g.nursery().remaining_words();
+            if room >= HEADROOM_WORDS {
+                std::hint::black_box(g.nursery().alloc(room - HEADROOM_WORDS + 1));
+            }
+            let alive = rts.prepare_nursery(&mut g);
+            debug_assert!(alive, "the RTS shut down under a phase loop");
+        }
+        // The graph was reclaimed with the nursery.
+        self.graph = std::ptr::null();
+        self.int = std::ptr::null();
+    }
+}
+
+/// The evaluator's environment for `Schedule`: the body runs, the result `I#` is bump-allocated
+/// on the held capability (as `rts_inCall`'s own environment does).
+struct NurseryEnv<'a> {
+    held: &'a mut Held,
+}
+
+impl sched::EvalEnv for NurseryEnv<'_> {
+    fn call_body(&mut self, f: IoIntFn, x: i64) -> Result<i64, Failure> {
+        // SAFETY: `f` is the body of foo's `Int -> IO Int` closure (checked by the evaluator).
+        Ok(unsafe { f(x) })
+    }
+
+    fn alloc_int(&mut self, v: i64) -> Result<ClosurePtr, Failure> {
+        let mut g = self.held.guard();
+        let p = g
+            .nursery()
+            .alloc(heap::INT_WORDS)
+            .ok_or(Failure::HeapOverflow)?;
+        g.cap()
+            .stats
+            .nursery_bytes((heap::INT_WORDS * heap::WORD_BYTES) as u64);
+        // SAFETY: `p` has INT_WORDS fresh words from the nursery.
+        Ok(unsafe { heap::write_int(p.as_ptr(), v) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::PolicySet;
+    use crate::rts::Config;
+    use std::sync::Mutex;
+
+    /// Tests that start their own RTS instance run one at a time.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
+    /// Nursery small enough that allocating phases reclaim it several times in a test.
+    const SMALL_NURSERY: usize = 64 * 1024;
+
+    fn with_rts(policy: PolicySet, caps: u32, f: impl FnOnce(&'static Rts)) {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let rts = crate::hs_init_with(Config {
+            n_capabilities: caps,
+            nursery_bytes: SMALL_NURSERY,
+            policy,
+            ..Config::default()
+        })
+        .expect("hs_init");
+        /// Shuts the instance down even when `f` panics, so later tests can start theirs.
+        struct Exit;
+        impl Drop for Exit {
+            fn drop(&mut self) {
+                crate::hs_exit();
+            }
+        }
+        let _exit = Exit;
+        f(rts);
+    }
+
+    fn assert_nothing_held(rts: &Rts, phase: IsolatedPhase) {
+        let t = task::my_task().unwrap().expect("the loop left a Task");
+        // SAFETY: this thread's live Task.
+        let stopped = unsafe { t.as_ref() }.is_stopped();
+        assert!(stopped, "{phase:?} left an InCall");
+        for i in 0..rts.n_capabilities() {
+            assert!(
+                !rts.cap(i).is_busy_hint(),
+                "{phase:?} left capability {i} held"
+            );
+        }
+    }
+
+    #[test]
+    fn names_are_unique_and_map_to_design_phases() {
+        let design = [
+            "task_lookup",
+            "incall_push",
+            "cap_acquire",
+            "mk_int",
+            "apply",
+            "create_thread",
+            "schedule",
+            "check_status",
+            "get_int",
+            "gc",
+        ];
+        for (i, p) in IsolatedPhase::ALL.iter().enumerate() {
+            assert_eq!(IsolatedPhase::from_name(p.name()), Some(*p));
+            assert!(design.contains(&p.phase()), "{p:?}");
+            assert!(IsolatedPhase::ALL[..i].iter().all(|q| q.name() != p.name()));
+        }
+    }
+
+    #[test]
+    fn new_without_an_rts_is_an_error_naming_the_call() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        if rts::current().is_some_and(|r| !r.is_exited()) {
+            return; // another test binary state; the checked case needs no live instance
+        }
+        let e = PhaseLoop::new(IsolatedPhase::MkInt).unwrap_err();
+        assert!(e.to_string().contains("PhaseLoop::new"), "{e}");
+    }
+
+    #[test]
+    fn every_phase_runs_and_leaves_nothing_held() {
+        for policy in [PolicySet::lockfree(), PolicySet::ghc()] {
+            for caps in [1, 2] {
+                with_rts(policy, caps, |rts| {
+                    for &phase in IsolatedPhase::ALL {
+                        let mut l = PhaseLoop::new(phase).unwrap();
+                        l.run(0);
+                        // Enough operations to reclaim the small nursery several times.
+                        l.run(if phase == IsolatedPhase::CapContended {
+                            500
+                        } else {
+                            10_000
+                        });
+                        drop(l);
+                        assert_nothing_held(rts, phase);
+                    }
+                });
+            }
+        }
+    }
+
+    #[test]
+    fn a_thread_inside_a_call_in_is_refused() {
+        with_rts(PolicySet::lockfree(), 1, |_| {
+            let cap = api::lock().unwrap();
+            let e = PhaseLoop::new(IsolatedPhase::TaskLookupHot).unwrap_err();
+            assert!(matches!(e, CallInError::TaskNotStopped), "{e}");
+            api::unlock(cap).unwrap();
+        });
+    }
+
+    #[test]
+    fn incall_phases_use_and_empty_the_spare_list() {
+        with_rts(PolicySet::lockfree(), 1, |_| {
+            let t = task::get_my_task().unwrap();
+            // SAFETY: this thread's live Task.
+            let task = unsafe { t.as_ref() };
+            PhaseLoop::new(IsolatedPhase::IncallSpare).unwrap().run(10);
+            assert!(task.n_spare_incalls.get() >= 1);
+            PhaseLoop::new(IsolatedPhase::IncallNoSpare)
+                .unwrap()
+                .run(10);
+            assert_eq!(task.n_spare_incalls.get(), 0);
+        });
+    }
+
+    #[test]
+    fn task_lookup_first_creates_a_task_per_operation() {
+        with_rts(PolicySet::lockfree(), 1, |_| {
+            let (created, _) = crate::stats::tasks();
+            PhaseLoop::new(IsolatedPhase::TaskLookupFirst)
+                .unwrap()
+                .run(25);
+            let (after, _) = crate::stats::tasks();
+            // Other tests may create tasks concurrently; ours made at least 25.
+            assert!(after - created >= 25, "{created} -> {after}");
+        });
+    }
+
+    #[cfg(feature = "stats")]
+    fn delta(rts: &Rts, f: impl FnOnce()) -> crate::stats::CapCounters {
+        let before = rts.stats().total();
+        f();
+        rts.stats().total() - before
+    }
+
+    #[cfg(feature = "stats")]
+    #[test]
+    fn stats_move_as_each_policy_says() {
+        const N: u64 = 100;
+        for policy in [PolicySet::lockfree(), PolicySet::ghc()] {
+            let ghc = policy == PolicySet::ghc();
+            with_rts(policy, 2, |rts| {
+                let run_n = |p: IsolatedPhase, n: u64| {
+                    let mut l = PhaseLoop::new(p).unwrap();
+                    delta(rts, || l.run(n))
+                };
+                let run = |p: IsolatedPhase| run_n(p, N);
+                let d = run(IsolatedPhase::MkInt);
+                assert_eq!(d.nursery_bytes, N * 16, "mk_int allocates one I# each");
+                let d = run(IsolatedPhase::Apply);
+                assert_eq!(d.nursery_bytes, N * 32, "apply allocates one thunk each");
+                // 20 GHC-mode threads (20 KiB) fit in the nursery: no relock in between.
+                let d = run_n(IsolatedPhase::CreateThread, 20);
+                assert_eq!(d.tsos_allocated, if ghc { 20 } else { 0 });
+                assert_eq!(d.lock_acquisitions, if ghc { 20 } else { 0 }, "sched_mutex");
+                let d = run(IsolatedPhase::Schedule);
+                assert_eq!(d.nursery_bytes, N * 16, "the result I#");
+                let d = run(IsolatedPhase::CapUncontended);
+                assert_eq!(
+                    d.lock_acquisitions,
+                    if ghc { 2 * N } else { 0 },
+                    "cap->lock"
+                );
+                let d = run(IsolatedPhase::Gc);
+                assert_eq!(d.stw_gcs, if ghc { N } else { 0 });
+                assert!(d.nursery_resets >= N, "{d:?}");
+                let d = run(IsolatedPhase::CheckStatus);
+                assert_eq!(d.nursery_bytes, 0);
+                let d = run(IsolatedPhase::GetInt);
+                assert_eq!(d.nursery_bytes, 0);
+            });
+        }
+    }
+}
