@@ -206,3 +206,41 @@ fn batch_over_both_sets_reports_every_event_once() {
         assert!(r.value.is_some() != r.unavailable.is_some(), "{r:?}");
     }
 }
+
+/// Regression: on Linux 6.18 a `task-clock` that was the last member of a dummy-led group (or
+/// followed by `cpu-clock`) read 0 after a busy loop; clock events now open outside the group.
+#[test]
+#[cfg_attr(not(target_os = "linux"), ignore)]
+fn clock_events_count_in_every_group_position() {
+    if !perf_usable() {
+        return;
+    }
+    let cs = || EventSpec::software("context-switches", "events", Software::CONTEXT_SWITCHES);
+    let cpu_clock = || EventSpec::software("cpu-clock", "ns", Software::CPU_CLOCK);
+    let orders: [Vec<EventSpec>; 4] = [
+        vec![task_clock()],
+        vec![cs(), task_clock()],
+        vec![task_clock(), cpu_clock()],
+        vec![cpu_clock(), cs(), task_clock()],
+    ];
+    for specs in orders {
+        let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
+        let mut set = CounterSet::open("order", &specs, Grouping::Group);
+        set.reset().unwrap();
+        set.enable().unwrap();
+        black_box(spin(1_000_000));
+        set.disable().unwrap();
+        for r in set.read().unwrap() {
+            if r.unit == "ns" {
+                let v = r
+                    .value
+                    .unwrap_or_else(|| panic!("{} in {names:?}: {r:?}", r.name));
+                assert!(
+                    v > 0.0,
+                    "{} counted the busy loop in {names:?}: {v}",
+                    r.name
+                );
+            }
+        }
+    }
+}
