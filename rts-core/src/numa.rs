@@ -1,15 +1,21 @@
-//! Binding the calling thread to a capability's or a node's CPUs.
+//! Thread and memory placement on NUMA nodes: binding the calling thread to a capability's or a
+//! node's CPUs, finding the node a thread is bound to, and first-touching a nursery.
 //!
 //! Port of `setThreadAffinity` / `setThreadNode` (`rts/posix/OSThreads.c`). The CPU sets come
 //! from the configuration (`NumaConfig::node_cpus`, filled by the harness from hwloc); without
 //! them, a capability binds to CPU `cap mod ncpus` as GHC's `-qa` does, and a node has no CPU set
-//! to bind to (the Task's node is still set, so selection honours it).
+//! to bind to (the Task's node is still set, so selection honours it). On a synthetic topology
+//! the harness leaves `node_cpus` empty, so binding is a no-op there.
 
 use crate::error::CallInError;
-use crate::rts;
+use crate::nursery::Nursery;
+use crate::rts::{self, NumaConfig};
+
+/// Page size assumed for first touch: touching every 4 KiB also touches every larger page.
+const TOUCH_STRIDE: usize = 4096;
 
 /// Bind the calling thread to the CPUs of `cpus` (Linux `sched_setaffinity`).
-fn bind_current_thread(cpus: &[usize], call: &'static str) -> Result<(), CallInError> {
+pub(crate) fn bind_current_thread(cpus: &[usize], call: &'static str) -> Result<(), CallInError> {
     // SAFETY: an all-zero cpu_set_t is a valid empty set.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     for &c in cpus {
@@ -61,4 +67,57 @@ pub(crate) fn bind_to_node(node: u32) -> Result<(), CallInError> {
         Some(cpus) if !cpus.is_empty() => bind_current_thread(cpus, call),
         _ => Ok(()),
     }
+}
+
+/// CPUs the calling thread may run on (`sched_getaffinity`), ascending; `None` if unreadable.
+pub fn allowed_cpus() -> Option<Vec<usize>> {
+    // SAFETY: an all-zero cpu_set_t is a valid empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a live, writable cpu_set_t of the size passed; pid 0 = calling thread.
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    if rc != 0 {
+        return None;
+    }
+    let max = libc::CPU_SETSIZE as usize;
+    // SAFETY: `c < CPU_SETSIZE`, inside `set`, which the kernel filled above.
+    Some(
+        (0..max)
+            .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
+            .collect(),
+    )
+}
+
+/// The node the calling thread is bound to (`ForeignNode::WhereBound`): the node holding all of
+/// its allowed CPUs, else the node of the CPU it runs on now; `None` without `cpu_nodes` or when
+/// the CPU is not in the map.
+pub(crate) fn node_of_calling_thread(numa: &NumaConfig) -> Option<u32> {
+    let node_of = |cpu: usize| numa.cpu_nodes.get(cpu).copied();
+    if let Some(cpus) = allowed_cpus()
+        && let Some((&first, rest)) = cpus.split_first()
+        && let Some(n) = node_of(first)
+        && rest.iter().all(|&c| node_of(c) == Some(n))
+    {
+        return Some(n);
+    }
+    // SAFETY: sched_getcpu has no preconditions.
+    let cpu = unsafe { libc::sched_getcpu() };
+    usize::try_from(cpu).ok().and_then(node_of)
+}
+
+/// Write one byte of every page of `n`'s current buffer, so the calling thread's node backs it
+/// (first touch; Note [nursery placement] in rts.rs). Returns the buffer's address and size.
+pub(crate) fn first_touch(n: &mut Nursery) -> (usize, usize) {
+    let bytes = n.size_bytes();
+    // A zero-word allocation returns the bump pointer, which is the buffer's base when fresh.
+    let base = n
+        .alloc(0)
+        .expect("a zero-word allocation always fits")
+        .as_ptr() as *mut u8;
+    for off in (0..bytes).step_by(TOUCH_STRIDE) {
+        // SAFETY: `off < bytes`, the size of the buffer starting at `base`, which `n` owns and
+        // nobody else can reach yet. The buffer was zero-allocated, so writing 0 changes nothing.
+        unsafe { std::ptr::write_volatile(base.add(off), 0) };
+    }
+    (base as usize, bytes)
 }

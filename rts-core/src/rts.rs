@@ -34,14 +34,17 @@ pub const DEFAULT_MAX_CAPABILITIES: u32 = 256;
 /// GHC's `MAX_NUMA_NODES`.
 pub const MAX_NUMA_NODES: u32 = 16;
 
-/// Which node a foreign thread's Task starts on.
+/// Which node a foreign thread's Task prefers when `rts_pinThreadToNumaNode` never named one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ForeignNode {
-    /// GHC: node 0 unless `rts_pinThreadToNumaNode` says otherwise.
+    /// GHC: node 0 (`newTask` sets `task->node = 0`; only `rts_pinThreadToNumaNode` changes it).
     #[default]
     Zero,
-    /// The node of the CPU the thread runs on at its first call-in (needs `cpu_nodes`).
-    CurrentCpu,
+    /// Where the thread is bound, looked up once at its first capability selection: the node
+    /// holding every CPU the thread may run on, or else the node of the CPU it runs on now
+    /// (needs `cpu_nodes`; without it, node 0). A thread rebound later keeps its first node,
+    /// as a GHC Task keeps `task->node`.
+    WhereBound,
 }
 
 /// NUMA layout of the capabilities (GHC: `--numa`, `numa_map`, `capNoToNumaNode`).
@@ -57,7 +60,7 @@ pub struct NumaConfig {
     pub foreign_node: ForeignNode,
     /// CPUs of each node, for `rts_pinThreadToNumaNode` / `rts_setInCallCapability` binding.
     pub node_cpus: Vec<Vec<usize>>,
-    /// Node of each CPU (index = CPU id), for `ForeignNode::CurrentCpu`.
+    /// Node of each CPU (index = CPU id), for `ForeignNode::WhereBound`.
     pub cpu_nodes: Vec<u32>,
 }
 
@@ -224,7 +227,39 @@ pub struct Rts {
     ghc: GhcGlobals,
     /// Calls suspended in a safe foreign call (they hold pins but no capability).
     suspended: AtomicUsize,
+    /// Where each capability's first nursery buffer was placed (index = capability number).
+    nursery_homes: Mutex<Vec<NurseryHome>>,
 }
+
+/// Where a capability's nursery was placed at `hs_init` / `setNumCapabilities` (diagnostics for
+/// tests and the NUMA experiments; Note [nursery placement]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NurseryHome {
+    /// Capability number.
+    pub capability: u32,
+    /// The capability's node.
+    pub node: u32,
+    /// Address of the first buffer (valid while the instance runs; for page-node queries).
+    pub base: usize,
+    /// Size of that buffer in bytes.
+    pub bytes: usize,
+    /// CPUs the allocating thread was bound to while it first touched every page; `None` when
+    /// the node's CPUs are unknown (no `node_cpus`) and the calling thread allocated it unbound.
+    pub touched_on_cpus: Option<Vec<usize>>,
+    /// Why binding to the node's CPUs failed, if it did (the nursery is then touched unbound).
+    pub bind_error: Option<String>,
+}
+
+// Note [nursery placement]
+// ~~~~~~~~~~~~~~~~~~~~~~~~
+// GHC allocates each capability's nursery on the capability's node (`allocNursery` with
+// `capNoToNumaNode`, through `mbind`). rts-core has no libnuma/hwloc (so `librts_core.a` links
+// alone); it relies on Linux's first-touch rule instead: for each node whose CPUs the
+// configuration names (`NumaConfig::node_cpus`, filled by the harness from hwloc), one helper
+// thread bound to those CPUs allocates that node's new nurseries and writes one byte of every
+// page, so the kernel backs them with that node's memory. Without `node_cpus` (the C `hs_init`,
+// synthetic topologies) the calling thread allocates them, as before. Buffers added later when a
+// pinned buffer forces a switch (nursery.rs) are first touched by the thread that needs them.
 
 impl std::fmt::Debug for Rts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -270,6 +305,7 @@ impl Rts {
                 .collect(),
             ghc: GhcGlobals::default(),
             suspended: AtomicUsize::new(0),
+            nursery_homes: Mutex::new(Vec::new()),
             config,
         };
         rts.add_capabilities(0, rts.config.n_capabilities);
@@ -279,17 +315,18 @@ impl Rts {
     /// Port of `storageAddCapabilities`: give capabilities `from..to` their nurseries and mark
     /// them enabled. Caller holds every enabled capability (or none exist yet).
     fn add_capabilities(&self, from: u32, to: u32) {
+        // Capabilities below `have` got their nursery earlier (a shrink keeps it).
+        let have = self.nursery_homes.lock().len() as u32;
+        let mut placed = self.place_nurseries(from.max(have), to).into_iter();
         for i in from..to {
             let cap = self.cap(i);
             assert!(cap.try_grab(), "new capability is free");
-            // SAFETY: just grabbed by this thread.
-            let mut g = unsafe { cap.enter(std::ptr::null()) };
-            if g.owned().nursery.is_none() {
-                let mut n = Nursery::new(self.config.nursery_bytes);
-                if self.config.policy.layout == NurseryLayout::Blocks {
-                    n = n.with_blocks(BLOCK_BYTES);
-                }
-                g.owned().nursery = Some(n);
+            if i >= have {
+                let (home, nursery) = placed.next().expect("one nursery per new capability");
+                // SAFETY: just grabbed by this thread.
+                let mut g = unsafe { cap.enter(std::ptr::null()) };
+                g.owned().nursery = Some(nursery);
+                self.nursery_homes.lock().push(home);
             }
             cap.force_release();
         }
@@ -299,6 +336,97 @@ impl Rts {
         for i in from..to {
             self.mark_free(self.cap(i));
         }
+    }
+
+    /// Nurseries for capabilities `from..to`, each allocated and first-touched on its node
+    /// (Note [nursery placement]), in capability order.
+    fn place_nurseries(&self, from: u32, to: u32) -> Vec<(NurseryHome, Nursery)> {
+        let numa = &self.config.numa;
+        let mut by_node: Vec<Vec<u32>> = vec![Vec::new(); numa.n_nodes as usize];
+        for i in from..to {
+            by_node[numa.node_of_cap(i) as usize].push(i);
+        }
+        let mut out: Vec<(NurseryHome, Nursery)> = std::thread::scope(|s| {
+            let workers: Vec<_> = by_node
+                .iter()
+                .enumerate()
+                .filter(|(_, caps)| !caps.is_empty())
+                .map(|(node, caps)| {
+                    let cpus = numa.node_cpus.get(node).filter(|c| !c.is_empty());
+                    match cpus {
+                        Some(cpus) => {
+                            let job = move || self.nurseries_bound_to(node as u32, caps, cpus);
+                            Ok(std::thread::Builder::new()
+                                .name(format!("rts-nursery-node{node}"))
+                                .spawn_scoped(s, job)
+                                .expect("spawning the nursery placement thread"))
+                        }
+                        None => Err(self.nurseries_here(node as u32, caps, None)),
+                    }
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| match w {
+                    Ok(h) => h.join().expect("nursery placement thread panicked"),
+                    Err(done) => done,
+                })
+                .collect()
+        });
+        out.sort_by_key(|(h, _)| h.capability);
+        out
+    }
+
+    /// On a fresh thread: bind to `cpus`, then allocate and touch the nurseries of `caps`.
+    fn nurseries_bound_to(
+        &self,
+        node: u32,
+        caps: &[u32],
+        cpus: &[usize],
+    ) -> Vec<(NurseryHome, Nursery)> {
+        match crate::numa::bind_current_thread(cpus, "hs_init") {
+            Ok(()) => self.nurseries_here(node, caps, Some(cpus.to_vec())),
+            Err(e) => {
+                let mut v = self.nurseries_here(node, caps, None);
+                for (h, _) in &mut v {
+                    h.bind_error = Some(e.to_string());
+                }
+                v
+            }
+        }
+    }
+
+    /// Allocate the nurseries of `caps` on this thread and write one byte of every page.
+    fn nurseries_here(
+        &self,
+        node: u32,
+        caps: &[u32],
+        bound: Option<Vec<usize>>,
+    ) -> Vec<(NurseryHome, Nursery)> {
+        caps.iter()
+            .map(|&i| {
+                let mut n = Nursery::new(self.config.nursery_bytes);
+                if self.config.policy.layout == NurseryLayout::Blocks {
+                    n = n.with_blocks(BLOCK_BYTES);
+                }
+                let (base, bytes) = crate::numa::first_touch(&mut n);
+                let home = NurseryHome {
+                    capability: i,
+                    node,
+                    base,
+                    bytes,
+                    touched_on_cpus: bound.clone(),
+                    bind_error: None,
+                };
+                (home, n)
+            })
+            .collect()
+    }
+
+    /// Where each enabled capability's nursery was placed (Note [nursery placement]).
+    pub fn nursery_homes(&self) -> Vec<NurseryHome> {
+        let n = self.n_capabilities() as usize;
+        self.nursery_homes.lock().iter().take(n).cloned().collect()
     }
 
     /// The configuration this instance runs with.
@@ -354,6 +482,7 @@ impl Rts {
     pub(crate) fn acquire_for(&self, task: &Task) -> CapabilityGuard<'_> {
         let pref = task.preferred_capability.get();
         let cap = if pref >= 0 {
+            self.task_node(task);
             let c = self.cap(pref as u32 % self.n_capabilities());
             self.acquire_specific(c)
         } else {
@@ -398,6 +527,26 @@ impl Rts {
         }
     }
 
+    /// Selection alone, without a Task or a wait, for placement tests and the `selection` bench:
+    /// take a free capability for a task on `node` the way this instance's policy would
+    /// (`LockFree`: own node, then nearest; `Ghc`: the node's hint, then a scan of the node), or
+    /// `None` where `rts_lock` would wait. The capability is held until the result is dropped.
+    pub fn select_free(&self, node: u32) -> Result<SelectedCap<'_>, SelectError> {
+        if node as usize >= self.nodes.len() {
+            return Err(SelectError::NoSuchNode {
+                node,
+                n_nodes: self.nodes.len() as u32,
+            });
+        }
+        let found = match self.config.policy.select {
+            SelectPolicy::LockFree => self.take_free_near(node),
+            SelectPolicy::Ghc => self.take_free_ghc(node),
+        };
+        found
+            .map(|cap| SelectedCap { rts: self, cap })
+            .ok_or(SelectError::AllBusy)
+    }
+
     /// Acquire `c` itself, waiting as long as it takes.
     fn acquire_specific<'a>(&self, c: &'a Capability) -> &'a Capability {
         match self.config.policy.wait {
@@ -410,12 +559,7 @@ impl Rts {
                 }
             }
             WaitPolicy::SpinPark => {
-                if !c.try_grab() {
-                    while !c.wait_lockfree() {
-                        if c.try_grab() {
-                            break;
-                        }
-                    }
+                if c.acquire_spin_park() {
                     c.stats.waits(1);
                 }
             }
@@ -441,18 +585,14 @@ impl Rts {
 
     #[cold]
     fn select_lockfree_cold(&self, task: &Task) -> &Capability {
-        let node = task.node.get().min(self.nodes.len() as u32 - 1);
+        let node = self.task_node(task);
         let mut waited = false;
         loop {
-            let order =
-                std::iter::once(node).chain(self.nodes[node as usize].nearest.iter().copied());
-            for n in order {
-                if let Some(c) = self.take_free_on(n) {
-                    if waited {
-                        c.stats.waits(1);
-                    }
-                    return c;
+            if let Some(c) = self.take_free_near(node) {
+                if waited {
+                    c.stats.waits(1);
                 }
+                return c;
             }
             // Everything is busy: wait on the last capability, or the node's first enabled one.
             let target = self
@@ -467,6 +607,39 @@ impl Rts {
                 return target;
             }
         }
+    }
+
+    /// The task's node, clamped to this instance's nodes. A foreign thread whose node was never
+    /// set gets one per `NumaConfig::foreign_node` (cold paths only: selection, not the hint).
+    fn task_node(&self, task: &Task) -> u32 {
+        if !task.node_set.get() && self.config.numa.foreign_node == ForeignNode::WhereBound {
+            let node = crate::numa::node_of_calling_thread(&self.config.numa).unwrap_or(0);
+            task.node.set(node);
+            task.node_set.set(true);
+        }
+        task.node.get().min(self.nodes.len() as u32 - 1)
+    }
+
+    /// Take a free capability on `node`, else on the nearest node that has one: O(nodes ×
+    /// caps per node / 64) bitmap words, never a scan of every capability.
+    fn take_free_near(&self, node: u32) -> Option<&Capability> {
+        let nearest = self.nodes[node as usize].nearest.iter().copied();
+        std::iter::once(node)
+            .chain(nearest)
+            .find_map(|n| self.take_free_on(n))
+    }
+
+    /// GHC's `find_capability_for_task` without the wait: the node's `last_free_capability`
+    /// hint, else a scan of the node's capabilities; `None` where GHC would queue.
+    fn take_free_ghc(&self, node: u32) -> Option<&Capability> {
+        let enabled = self.n_capabilities();
+        let hint = self.last_free[node as usize].load(Ordering::Relaxed);
+        let scan = self.nodes[node as usize].caps.iter().copied();
+        std::iter::once(hint)
+            .chain(scan)
+            .filter(|&i| i < enabled)
+            .map(|i| self.cap(i))
+            .find(|c| !c.is_busy_hint() && self.try_take(c))
     }
 
     fn first_enabled_on(&self, node: u32) -> &Capability {
@@ -516,7 +689,7 @@ impl Rts {
 
     /// Port of GHC's `find_capability_for_task` + `waitForCapability`.
     fn select_ghc(&self, task: &Task) -> &Capability {
-        let node = task.node.get().min(self.nodes.len() as u32 - 1);
+        let node = self.task_node(task);
         let enabled = self.n_capabilities();
         let hint = self.last_free[node as usize].load(Ordering::Relaxed);
         let hinted = (hint < enabled).then(|| self.cap(hint));
@@ -721,6 +894,60 @@ impl Rts {
         }
         self.release_all(held);
     }
+}
+
+/// A capability taken by [`Rts::select_free`]; released (as `rts_unlock` would) on drop.
+#[derive(Debug)]
+pub struct SelectedCap<'a> {
+    rts: &'a Rts,
+    cap: &'a Capability,
+}
+
+impl SelectedCap<'_> {
+    /// The capability held.
+    pub fn cap(&self) -> &Capability {
+        self.cap
+    }
+}
+
+impl Drop for SelectedCap<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `select_free` took `cap` for this value, which has held it since.
+        let g = unsafe { CapabilityGuard::assume_held(self.cap) };
+        self.rts.release(g);
+    }
+}
+
+/// Why [`Rts::select_free`] took no capability.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SelectError {
+    /// Every capability the policy may take is busy: `rts_lock` would wait.
+    AllBusy,
+    /// The node does not exist in this instance.
+    NoSuchNode { node: u32, n_nodes: u32 },
+}
+
+impl std::fmt::Display for SelectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SelectError::AllBusy => f.write_str("every capability is busy (rts_lock would wait)"),
+            SelectError::NoSuchNode { node, n_nodes } => {
+                write!(
+                    f,
+                    "NUMA node {node} does not exist (the RTS has {n_nodes} nodes)"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for SelectError {}
+
+/// An instance outside the `hs_init` lifecycle, for selection tests and benches: nothing calls
+/// into it through the C API, so several can exist at once. Its nurseries are freed on drop.
+pub fn standalone(config: Config) -> Result<Rts, CallInError> {
+    // Generation 0 is never used by `init`, so no Task hint can name this instance.
+    Ok(Rts::new(config.resolved()?, 0))
 }
 
 /// The current instance (null before the first `hs_init`). Instances are leaked, never freed.
