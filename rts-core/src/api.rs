@@ -456,6 +456,17 @@ pub(crate) enum StatusAction {
     ExitThread,
 }
 
+/// The common case of `rts_checkSchedStatus`: this thread's running call holds `cap` and ended
+/// `Success`, so there is nothing to report. False sends the caller to [`check_sched_status`].
+#[inline]
+pub(crate) fn sched_status_is_success(cap: *const Capability) -> bool {
+    let Ok(mut cx) = Ctx::current("rts_checkSchedStatus") else {
+        return false;
+    };
+    let ic = cx.ic();
+    ic.phase == CallPhase::Running && ptr::eq(ic.cap, cap) && ic.rstat == SchedulerStatus::Success
+}
+
 /// Port of `rts_checkSchedStatus`.
 pub(crate) fn check_sched_status(
     site: &str,

@@ -151,6 +151,23 @@ pub unsafe extern "C" fn rts_evalIO(
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn rts_checkSchedStatus(site: *const c_char, cap: *const Capability) {
     probe_begin!(pt);
+    if api::sched_status_is_success(cap) {
+        probe_mark!(pt, CheckStatus);
+        return;
+    }
+    // SAFETY: forwarded contract.
+    unsafe { check_sched_status_slow(site, cap) };
+    probe_mark!(pt, CheckStatus);
+}
+
+/// `rts_checkSchedStatus` for anything but a running call that ended `Success`: the full checks
+/// and GHC's reaction to the status.
+///
+/// # Safety
+/// As for `rts_checkSchedStatus`.
+#[cold]
+#[inline(never)]
+unsafe fn check_sched_status_slow(site: *const c_char, cap: *const Capability) {
     let action = ffi_guard("rts_checkSchedStatus", api::StatusAction::Continue, || {
         let site = if site.is_null() {
             "?".into()
@@ -160,7 +177,6 @@ pub unsafe extern "C-unwind" fn rts_checkSchedStatus(site: *const c_char, cap: *
         };
         api::check_sched_status(&site, cap)
     });
-    probe_mark!(pt, CheckStatus);
     if action == api::StatusAction::ExitThread {
         // SAFETY: no Rust value with a destructor is alive in this frame; a C thread called us.
         unsafe { shutdown_thread() }
