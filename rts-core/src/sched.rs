@@ -9,7 +9,7 @@
 
 use std::ptr::NonNull;
 
-use crate::heap::{self, ClosureKind, ClosurePtr, IoIntFn, Word};
+use crate::heap::{self, ClosurePtr, IoIntFn, Word};
 
 /// GHC's `SchedulerStatus` (`rts/include/RtsAPI.h`), same values.
 #[repr(C)]
@@ -249,8 +249,8 @@ pub(crate) unsafe fn eval_io(
             return Err(not_runnable("rts_inCall expects `runIO io`", f));
         }
         let (fun, arg) = expect_ap(action, "the IO action")?;
-        let info = heap::info_of(fun);
-        if !heap::is_known_info(info) || (*info).kind != ClosureKind::FunIoInt {
+        // The only known info table of kind FunIoInt (checked in `known_kinds_are_unique`).
+        if !std::ptr::eq(heap::info_of(fun), &heap::rtscore_fun_io_int_info) {
             return Err(not_runnable(
                 "the applied function is not an `Int -> IO Int` closure",
                 fun,
@@ -265,12 +265,13 @@ pub(crate) unsafe fn eval_io(
 
 /// # Safety
 /// `p` must be a readable closure.
+#[inline]
 unsafe fn expect_ap(p: ClosurePtr, what: &str) -> Result<(ClosurePtr, ClosurePtr), Failure> {
     // SAFETY: per contract; an Ap has 3 payload words.
     unsafe {
-        let info = heap::info_of(p);
-        if !heap::is_known_info(info) || (*info).kind != ClosureKind::Ap {
-            return Err(not_runnable(&format!("{what} is not an application"), p));
+        // The only known info table of kind Ap (checked in `known_kinds_are_unique`).
+        if !std::ptr::eq(heap::info_of(p), &heap::AP_2_UPD_INFO) {
+            return Err(not_an_application(what, p));
         }
         Ok((
             heap::payload(p, 1) as ClosurePtr,
@@ -281,6 +282,7 @@ unsafe fn expect_ap(p: ClosurePtr, what: &str) -> Result<(ClosurePtr, ClosurePtr
 
 /// # Safety
 /// `p` must be a readable closure.
+#[inline]
 unsafe fn expect_int(p: ClosurePtr) -> Result<i64, Failure> {
     // SAFETY: per contract; an I# has 1 payload word.
     unsafe {
@@ -292,6 +294,12 @@ unsafe fn expect_int(p: ClosurePtr) -> Result<i64, Failure> {
     }
 }
 
+#[cold]
+fn not_an_application(what: &str, p: ClosurePtr) -> Failure {
+    not_runnable(&format!("{what} is not an application"), p)
+}
+
+#[cold]
 fn not_runnable(what: &str, p: ClosurePtr) -> Failure {
     Failure::Exception(format!("{what} (closure {p:p})"))
 }
@@ -299,6 +307,22 @@ fn not_runnable(what: &str, p: ClosurePtr) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::heap::ClosureKind;
+
+    #[test]
+    fn known_kinds_are_unique() {
+        // The evaluator identifies applications and `Int -> IO Int` functions by info pointer.
+        let known = [
+            &heap::IZH_CON_INFO,
+            &heap::AP_2_UPD_INFO,
+            &heap::RUNIO_INFO,
+            &heap::rtscore_fun_io_int_info,
+        ];
+        for kind in [ClosureKind::Ap, ClosureKind::FunIoInt] {
+            assert_eq!(known.iter().filter(|i| i.kind == kind).count(), 1);
+        }
+        assert!(known.iter().all(|i| heap::is_known_info(*i)));
+    }
 
     #[test]
     fn thread_stack_holds_the_closure_and_run_queue_is_fifo() {
