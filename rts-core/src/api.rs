@@ -6,7 +6,20 @@
 //! point first finds the calling thread's Task and top InCall and checks that the capability
 //! it names is the one this thread holds, so a bad `Capability *` is reported, never
 //! dereferenced. `ffi.rs` only converts and maps errors to GHC's exit behaviour.
+//!
+//! Note [fast paths]
+//! ------------------
+//! The entry points the compiled stub calls on every call-in (`rts_mkInt`, `rts_apply`,
+//! `rts_getInt`, `rts_checkSchedStatus`, `rts_unlock`) first try a `*_fast` function here. It
+//! reads this thread's top InCall from one thread-local ([`top_incall`], a mirror of
+//! `Task::incall` kept by `lock`/`unlock`) and compares the `Capability *` it was given with the
+//! one that InCall holds, before it touches anything else. It succeeds only in the common case
+//! (a running call holding exactly that capability, room in the nursery, ...) and otherwise
+//! returns `None`/`false` having changed nothing, so the entry point runs the full function,
+//! which repeats every check and reports what is wrong. A bad `Capability *` is only ever
+//! compared, never dereferenced, on both paths.
 
+use std::cell::Cell;
 use std::ptr::{self, NonNull};
 
 use crate::capability::{Capability, CapabilityGuard};
@@ -64,30 +77,58 @@ macro_rules! probe_mark {
 }
 pub(crate) use {probe_begin, probe_mark, probed};
 
-/// The calling thread's Task and its top InCall.
+#[cfg(not(rts_loom))]
+std::thread_local! {
+    /// This thread's top InCall (null when no call-in is active): a mirror of `Task::incall`,
+    /// written only by `lock` and `unlock` right after they push or pop. No destructor, so
+    /// reading it is one load, valid even while the thread's other thread-locals are destroyed.
+    static TOP_INCALL: Cell<*mut InCall> = const { Cell::new(ptr::null_mut()) };
+}
+
+/// This thread's top InCall, or null (Note [fast paths]).
+#[cfg(not(rts_loom))]
+#[inline(always)]
+fn top_incall() -> *mut InCall {
+    TOP_INCALL.with(Cell::get)
+}
+
+#[cfg(not(rts_loom))]
+#[inline(always)]
+fn set_top_incall(ic: *mut InCall) {
+    TOP_INCALL.with(|t| t.set(ic));
+}
+
+/// Under loom, std thread-locals would be shared by the modelled threads: read the Task's.
+#[cfg(rts_loom)]
+fn top_incall() -> *mut InCall {
+    match task::my_task() {
+        // SAFETY: this thread's live Task.
+        Ok(Some(t)) => unsafe { t.as_ref() }.incall.get(),
+        _ => ptr::null_mut(),
+    }
+}
+
+#[cfg(rts_loom)]
+fn set_top_incall(_: *mut InCall) {}
+
+/// The calling thread's top InCall (and through it, its Task).
 pub(crate) struct Ctx {
-    task: NonNull<Task>,
     ic: NonNull<InCall>,
 }
 
 impl Ctx {
     #[inline]
     pub(crate) fn current(call: &'static str) -> Result<Ctx, CallInError> {
-        let t = task::my_task().map_err(|_| CallInError::ThreadExiting { call })?;
-        let no_call = || CallInError::NotHeld {
-            call,
-            detail: "no call-in is in progress on this thread (call rts_lock first)".into(),
-        };
-        let task = t.ok_or_else(no_call)?;
-        // SAFETY: `task` is this thread's live Task.
-        let ic = incall::current(unsafe { task.as_ref() }).ok_or_else(no_call)?;
-        Ok(Ctx { task, ic })
+        match NonNull::new(top_incall()) {
+            Some(ic) => Ok(Ctx { ic }),
+            None => Err(no_call_in(call)),
+        }
     }
 
     #[inline]
     fn task(&self) -> &Task {
-        // SAFETY: the Task outlives any call-in on its thread.
-        unsafe { self.task.as_ref() }
+        // SAFETY: an InCall's Task outlives it (a Task is freed only when stopped).
+        unsafe { self.ic.as_ref().task.as_ref() }
     }
 
     #[inline]
@@ -129,7 +170,7 @@ impl Ctx {
     #[inline]
     #[track_caller]
     fn guard(&mut self) -> CapabilityGuard<'static> {
-        let task = self.task.as_ptr() as *const Task;
+        let task = self.task() as *const Task;
         let ic = self.ic();
         debug_assert_eq!(ic.phase, CallPhase::Running);
         debug_assert_eq!(
@@ -168,6 +209,133 @@ impl Ctx {
     }
 }
 
+/// Why there is no current call-in: the thread is exiting, or no `rts_lock` is in effect.
+#[cold]
+fn no_call_in(call: &'static str) -> CallInError {
+    if task::my_task().is_err() {
+        return CallInError::ThreadExiting { call };
+    }
+    CallInError::NotHeld {
+        call,
+        detail: "no call-in is in progress on this thread (call rts_lock first)".into(),
+    }
+}
+
+/// The running call-in of this thread if it holds `cap`: the whole ownership check of the fast
+/// paths (Note [fast paths]). `cap` is compared, never dereferenced.
+#[inline(always)]
+fn running_call_holding(cap: *const Capability) -> Option<NonNull<InCall>> {
+    let ic = NonNull::new(top_incall())?;
+    // SAFETY: the top InCall is live and owned by this thread's Task.
+    let r = unsafe { ic.as_ref() };
+    (ptr::eq(r.cap, cap) && r.phase == CallPhase::Running).then_some(ic)
+}
+
+/// Bump-allocate `n` words on `cap` if its nursery has room (no reclaim, no pinning).
+///
+/// # Safety
+/// `cap` must have passed [`running_call_holding`] on this thread.
+#[inline(always)]
+unsafe fn alloc_fast(cap: *const Capability, n: usize) -> Option<*mut Word> {
+    // SAFETY: a running call holds `ic.cap`, a capability of a never-freed instance; the caller
+    // checked `cap` is that pointer, so this thread holds it.
+    let c = unsafe { &*cap };
+    // SAFETY: as above.
+    let mut g = unsafe { CapabilityGuard::assume_held(c) };
+    let p = g.owned().nursery.as_mut()?.alloc(n)?;
+    c.stats.nursery_bytes((n * heap::WORD_BYTES) as u64);
+    Some(p.as_ptr())
+}
+
+/// `rts_mkInt` in the common case (Note [fast paths]).
+#[inline]
+pub(crate) fn mk_int_fast(cap: *const Capability, i: i64) -> Option<ClosurePtr> {
+    running_call_holding(cap)?;
+    if let Some(p) = heap::intlike(i) {
+        return Some(p);
+    }
+    // SAFETY: `cap` passed `running_call_holding`.
+    let p = unsafe { alloc_fast(cap, heap::INT_WORDS) }?;
+    // SAFETY: `p` has INT_WORDS fresh words from the nursery.
+    Some(unsafe { heap::write_int(p, i) })
+}
+
+/// `rts_apply` in the common case (Note [fast paths]).
+#[inline]
+pub(crate) fn apply_fast(
+    cap: *const Capability,
+    f: ClosurePtr,
+    arg: ClosurePtr,
+) -> Option<ClosurePtr> {
+    running_call_holding(cap)?;
+    if f.is_null() || arg.is_null() {
+        return None;
+    }
+    // SAFETY: `cap` passed `running_call_holding`.
+    let p = unsafe { alloc_fast(cap, heap::AP_WORDS) }?;
+    // SAFETY: `p` has AP_WORDS fresh words from the nursery.
+    Some(unsafe { heap::write_ap(p, f, arg) })
+}
+
+/// `rts_getInt` in the common case: a static small int, or an `I#` in the current buffer of
+/// the nursery of the capability this thread's running call holds (Note [fast paths]).
+#[inline]
+pub(crate) fn get_int_fast(p: ClosurePtr) -> Option<i64> {
+    if p.is_null() {
+        return None;
+    }
+    if heap::is_intlike(p) {
+        // SAFETY: `p` points into the static small-int table.
+        return Some(unsafe { heap::payload(p, 0) } as i64);
+    }
+    let ic = NonNull::new(top_incall())?;
+    // SAFETY: the top InCall is live and owned by this thread's Task.
+    let r = unsafe { ic.as_ref() };
+    if r.phase != CallPhase::Running {
+        return None;
+    }
+    // SAFETY: a running call holds `r.cap` (set by `lock`/`resume` right after acquiring).
+    let mut g = unsafe { CapabilityGuard::assume_held(&*r.cap) };
+    if !g.owned().nursery.as_ref()?.owns(heap::untag(p)) {
+        return None;
+    }
+    // SAFETY: the header (and for an I#, the payload) lies in the allocated part of the held
+    // capability's nursery.
+    unsafe {
+        if !std::ptr::eq(heap::info_of(p), &heap::IZH_CON_INFO) {
+            return None;
+        }
+        Some(heap::payload(p, 0) as i64)
+    }
+}
+
+/// `rts_unlock` in the common case: a running call holding `cap` with no pinned buffers.
+/// False (nothing changed) sends the caller to [`unlock`] (Note [fast paths]).
+#[inline]
+pub(crate) fn unlock_fast(cap: *const Capability) -> bool {
+    probe_begin!(pt);
+    let Some(mut ic) = running_call_holding(cap) else {
+        return false;
+    };
+    // SAFETY: the top InCall is live and owned by this thread's Task.
+    let r = unsafe { ic.as_mut() };
+    if !r.pins.is_empty() {
+        return false;
+    }
+    // SAFETY: `rts` was set by `lock` from a leaked, never-freed instance; the Task outlives
+    // its InCalls.
+    let (rts, task) = unsafe { (&*r.rts, r.task.as_ref()) };
+    // SAFETY: a running call holds `r.cap`, a capability of `rts`.
+    let g = unsafe { CapabilityGuard::assume_held(&*r.cap) };
+    task.last_cap.set(Some(rts::hint_for(rts, g.cap())));
+    rts.release(g);
+    probe_mark!(pt, CapRelease);
+    incall::pop_incall(task);
+    set_top_incall(task.incall.get());
+    probe_mark!(pt, IncallPop);
+    true
+}
+
 /// Port of `rts_lock`: find or create the Task, push an InCall, acquire a capability.
 pub(crate) fn lock() -> Result<*const Capability, CallInError> {
     let call = "rts_lock";
@@ -179,7 +347,12 @@ pub(crate) fn lock() -> Result<*const Capability, CallInError> {
     let t = task::get_my_task().map_err(|_| CallInError::ThreadExiting { call })?;
     // SAFETY: this thread's live Task.
     let task = unsafe { t.as_ref() };
-    if let Some(top) = incall::current(task) {
+    debug_assert_eq!(
+        top_incall(),
+        task.incall.get(),
+        "TOP_INCALL mirrors Task::incall"
+    );
+    if let Some(top) = NonNull::new(top_incall()) {
         // SAFETY: the top InCall of this thread's Task.
         if unsafe { top.as_ref() }.phase == CallPhase::Running {
             return Err(CallInError::ReenteredUnsafely);
@@ -187,6 +360,7 @@ pub(crate) fn lock() -> Result<*const Capability, CallInError> {
     }
     probe_mark!(pt, TaskLookup);
     let mut ic = incall::push_incall(task, rts);
+    set_top_incall(ic.as_ptr());
     probe_mark!(pt, IncallPush);
     let mut g = rts.acquire_for(task);
     let cap = g.cap();
@@ -581,6 +755,7 @@ pub(crate) fn unlock(cap: *const Capability) -> Result<(), CallInError> {
     }
     probe_mark!(pt, CapRelease);
     incall::pop_incall(cx.task());
+    set_top_incall(cx.task().incall.get());
     probe_mark!(pt, IncallPop);
     Ok(())
 }

@@ -85,6 +85,14 @@ pub unsafe extern "C" fn rts_lock() -> *const Capability {
 /// reported, never dereferenced.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rts_unlock(cap: *const Capability) {
+    if !api::unlock_fast(cap) {
+        unlock_slow(cap);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn unlock_slow(cap: *const Capability) {
     ffi_guard("rts_unlock", (), || api::unlock(cap))
 }
 
@@ -96,8 +104,14 @@ pub unsafe extern "C" fn rts_unlock(cap: *const Capability) {
 pub unsafe extern "C" fn rts_mkInt(cap: *const Capability, i: HsInt) -> ClosurePtr {
     probed!(
         MkInt,
-        ffi_guard("rts_mkInt", placeholder(), || api::mk_int(cap, i))
+        api::mk_int_fast(cap, i).unwrap_or_else(|| mk_int_slow(cap, i))
     )
+}
+
+#[cold]
+#[inline(never)]
+fn mk_int_slow(cap: *const Capability, i: HsInt) -> ClosurePtr {
+    ffi_guard("rts_mkInt", placeholder(), || api::mk_int(cap, i))
 }
 
 /// Port of `rts_apply(cap, f, arg)`.
@@ -112,8 +126,14 @@ pub unsafe extern "C" fn rts_apply(
 ) -> ClosurePtr {
     probed!(
         Apply,
-        ffi_guard("rts_apply", placeholder(), || api::apply(cap, f, arg))
+        api::apply_fast(cap, f, arg).unwrap_or_else(|| apply_slow(cap, f, arg))
     )
+}
+
+#[cold]
+#[inline(never)]
+fn apply_slow(cap: *const Capability, f: ClosurePtr, arg: ClosurePtr) -> ClosurePtr {
+    ffi_guard("rts_apply", placeholder(), || api::apply(cap, f, arg))
 }
 
 /// Port of `rts_inCall(&cap, p, &ret)` (GHC 9.2+).
@@ -189,7 +209,16 @@ unsafe fn check_sched_status_slow(site: *const c_char, cap: *const Capability) {
 /// `p` is checked against the caller's nursery and the static closures before it is read.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rts_getInt(p: ClosurePtr) -> HsInt {
-    probed!(GetInt, ffi_guard("rts_getInt", 0, || api::get_int(p)))
+    probed!(
+        GetInt,
+        api::get_int_fast(p).unwrap_or_else(|| get_int_slow(p))
+    )
+}
+
+#[cold]
+#[inline(never)]
+fn get_int_slow(p: ClosurePtr) -> HsInt {
+    ffi_guard("rts_getInt", 0, || api::get_int(p))
 }
 
 /// Parse GHC-style `+RTS ... -RTS` options into a configuration.
