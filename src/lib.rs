@@ -6,3 +6,4 @@ pub mod driver;
 pub mod ghc;
 pub mod pin;
 pub mod profile;
+pub mod topology;

@@ -17,12 +17,15 @@ struct Cli {
 enum Command {
     /// Render the HTML report from the results directory and criterion's estimates.
     Report(cli::report::ReportArgs),
+    /// NUMA nodes, cores and the capability -> node -> CPU map rts-core would use.
+    Topology(cli::topology::TopologyArgs),
 }
 
 fn main() -> ExitCode {
     let parsed = Cli::parse();
     let outcome = match parsed.command {
         Command::Report(args) => cli::report::main(&args),
+        Command::Topology(args) => cli::topology::main(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,6 +3,7 @@
 //! with the file names the report reads (`callin_reports::input`).
 
 pub mod report;
+pub mod topology;
 
 /// Where commands write their JSON by default (relative to the workspace root).
 pub const DEFAULT_RESULTS_DIR: &str = "target/callin-bench";
