@@ -572,6 +572,20 @@ pub fn measure_batch(
     iters: u64,
     mut op: impl FnMut(),
 ) -> Result<BatchReading, ProfileError> {
+    measure_run(sets, iters, |n| {
+        for _ in 0..n {
+            op();
+        }
+    })
+}
+
+/// Like [`measure_batch`], for an operation that runs its own loop: `run(iters)` must perform
+/// exactly `iters` operations (e.g. `rts_core::phases::PhaseLoop::run`).
+pub fn measure_run(
+    sets: &mut [CounterSet],
+    iters: u64,
+    run: impl FnOnce(u64),
+) -> Result<BatchReading, ProfileError> {
     if iters < MIN_BATCH_ITERS {
         return Err(ProfileError::BatchTooSmall { iters });
     }
@@ -580,9 +594,7 @@ pub fn measure_batch(
         s.enable()?;
     }
     let start = Instant::now();
-    for _ in 0..iters {
-        op();
-    }
+    run(iters);
     let wall = start.elapsed();
     for s in sets.iter_mut().rev() {
         s.disable()?;

@@ -1,12 +1,19 @@
-//! Phase profiler support that does not depend on rts-core: owns perf-event counter sets
-//! ([`counters`]), the probe timestamp clock and its calibration ([`tsc`]), the criterion
-//! counter measurement ([`measurement`]), and the environment summary that says which of
-//! these work on this machine and why ([`ProfileEnvironment`]).
+//! The phase profiler: owns perf-event counter sets ([`counters`]), the probe timestamp clock
+//! and its calibration ([`tsc`]), the criterion counter measurement ([`measurement`]),
+//! phase-isolated batches with counters ([`isolated`]), in-situ probe runs ([`insitu`], feature
+//! `probes`) and their per-phase breakdown ([`breakdown`]), callgrind instruction counts
+//! ([`callgrind`]), and the environment summary that says which of these work on this machine
+//! and why ([`ProfileEnvironment`]).
 //!
 //! perf-event code is Linux only (the `perf-event2` crate is); the TSC clock falls back to
 //! `Instant` off x86_64.
 
+pub mod breakdown;
+pub mod callgrind;
 pub mod counters;
+#[cfg(feature = "probes")]
+pub mod insitu;
+pub mod isolated;
 pub mod measurement;
 pub mod tsc;
 
@@ -16,7 +23,7 @@ use serde::Serialize;
 
 pub use counters::{
     BatchReading, CounterReading, CounterSet, EventKind, EventSpec, Grouping, MIN_BATCH_ITERS,
-    ProfileError, hardware_events, measure_batch, software_events,
+    ProfileError, hardware_events, measure_batch, measure_run, software_events,
 };
 pub use measurement::{CounterMeasurement, MeasuredCounter};
 pub use tsc::{Clock, ClockSource, ReadCost, TscCalibration, TscFlags, TscRead};
