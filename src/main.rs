@@ -17,6 +17,8 @@ struct Cli {
 enum Command {
     /// Render the HTML report from the results directory and criterion's estimates.
     Report(cli::report::ReportArgs),
+    /// Per-phase profile: isolated phases with perf counters, in-situ probes, callgrind counts.
+    Profile(cli::profile::ProfileArgs),
     /// NUMA nodes, cores and the capability -> node -> CPU map rts-core would use.
     Topology(cli::topology::TopologyArgs),
 }
@@ -25,6 +27,7 @@ fn main() -> ExitCode {
     let parsed = Cli::parse();
     let outcome = match parsed.command {
         Command::Report(args) => cli::report::main(&args),
+        Command::Profile(args) => cli::profile::main(&args),
         Command::Topology(args) => cli::topology::main(&args),
     };
     match outcome {
