@@ -196,15 +196,19 @@ impl Ctx {
     #[inline]
     fn alloc(&mut self, n: usize) -> Option<*mut Word> {
         let mut g = self.guard();
-        let p = match g.nursery().alloc(n) {
+        let cap = g.cap();
+        // A running call's capability has a nursery (`hs_exit` drops nurseries only while it
+        // holds every capability); `None` here would end the call HeapExhausted, not panic.
+        let nursery = g.owned().nursery.as_mut()?;
+        let p = match nursery.alloc(n) {
             Some(p) => p,
             None => {
-                let p = g.nursery().alloc_cold(n, &mut self.ic().pins)?;
-                g.cap().stats.nursery_resets(1);
+                let p = nursery.alloc_cold(n, &mut self.ic().pins)?;
+                cap.stats.nursery_resets(1);
                 p
             }
         };
-        g.cap().stats.nursery_bytes((n * heap::WORD_BYTES) as u64);
+        cap.stats.nursery_bytes((n * heap::WORD_BYTES) as u64);
         Some(p.as_ptr())
     }
 }
@@ -347,18 +351,49 @@ pub(crate) fn lock() -> Result<*const Capability, CallInError> {
     let t = task::get_my_task().map_err(|_| CallInError::ThreadExiting { call })?;
     // SAFETY: this thread's live Task.
     let task = unsafe { t.as_ref() };
+    if top_is_running() {
+        return Err(CallInError::ReenteredUnsafely);
+    }
+    probe_mark!(pt, TaskLookup);
+    Ok(lock_task(rts, task))
+}
+
+/// `rts_lock` in the common case: an initialised RTS and a thread that already has its Task
+/// and is not inside a running call. `None` (nothing changed) sends the caller to [`lock`].
+#[inline]
+pub(crate) fn lock_fast() -> Option<*const Capability> {
+    probe_begin!(pt);
+    let rts = rts::current()?;
+    if rts.is_exited() {
+        return None;
+    }
+    let t = task::my_task().ok()??;
+    if top_is_running() {
+        return None;
+    }
+    probe_mark!(pt, TaskLookup);
+    // SAFETY: this thread's live Task.
+    Some(lock_task(rts, unsafe { t.as_ref() }))
+}
+
+/// Whether this thread is inside a running call-in (`rts_lock` now would re-enter unsafely).
+#[inline(always)]
+fn top_is_running() -> bool {
+    // SAFETY: the top InCall, if any, is live and owned by this thread's Task.
+    NonNull::new(top_incall())
+        .is_some_and(|top| unsafe { top.as_ref() }.phase == CallPhase::Running)
+}
+
+/// The rest of `rts_lock` once the checks passed: push an InCall, acquire a capability, make
+/// room in its nursery. Ends detached (holding nothing) if the RTS shut down meanwhile.
+#[inline(always)]
+fn lock_task(rts: &'static Rts, task: &Task) -> *const Capability {
     debug_assert_eq!(
         top_incall(),
         task.incall.get(),
         "TOP_INCALL mirrors Task::incall"
     );
-    if let Some(top) = NonNull::new(top_incall()) {
-        // SAFETY: the top InCall of this thread's Task.
-        if unsafe { top.as_ref() }.phase == CallPhase::Running {
-            return Err(CallInError::ReenteredUnsafely);
-        }
-    }
-    probe_mark!(pt, TaskLookup);
+    probe_begin!(pt);
     let mut ic = incall::push_incall(task, rts);
     set_top_incall(ic.as_ptr());
     probe_mark!(pt, IncallPush);
@@ -378,7 +413,7 @@ pub(crate) fn lock() -> Result<*const Capability, CallInError> {
     }
     if !ready {
         detach(rts, g, r);
-        return Ok(cap);
+        return cap;
     }
     cap.stats.calls(1);
     if r.from_spare {
@@ -386,7 +421,7 @@ pub(crate) fn lock() -> Result<*const Capability, CallInError> {
     } else {
         cap.stats.spare_misses(1);
     }
-    Ok(cap)
+    cap
 }
 
 /// Whether `prepare_nursery` will reclaim (the probes' `gc` phase).
@@ -492,28 +527,94 @@ pub(crate) fn in_call(
             what: "the closure to evaluate",
         });
     }
-    let (status, result) = if !live {
-        (SchedulerStatus::Interrupted, ptr::null())
+    if live {
+        // SAFETY: forwarded contract; `p` is non-null.
+        unsafe { run_in_call(&mut cx, pcap, p, ret) };
     } else {
-        let rts = cx.rts();
-        match create_thread(&mut cx, rts, p) {
-            None => (SchedulerStatus::HeapExhausted, ptr::null()),
-            Some(tso) => {
-                probe_mark!(pt, CreateThread);
-                schedule_wait_thread(&mut cx, rts, tso)
-            }
+        // SAFETY: both out-pointers are non-null and valid per the C API contract.
+        unsafe {
+            store_outcome(
+                &mut cx,
+                pcap,
+                ret,
+                SchedulerStatus::Interrupted,
+                ptr::null(),
+            )
+        };
+    }
+    Ok(())
+}
+
+/// `rts_inCall` in the common case: non-null arguments and a running call holding `*pcap`.
+/// False (nothing changed) sends the caller to [`in_call`] (Note [fast paths]).
+///
+/// # Safety
+/// `pcap` and `ret` must be null or valid for a read and a write (the C API contract).
+#[inline]
+pub(crate) unsafe fn in_call_fast(
+    pcap: *mut *const Capability,
+    p: ClosurePtr,
+    ret: *mut ClosurePtr,
+) -> bool {
+    if pcap.is_null() || ret.is_null() || p.is_null() {
+        return false;
+    }
+    // SAFETY: non-null, valid per the contract.
+    let cap = unsafe { pcap.read() };
+    let Some(ic) = running_call_holding(cap) else {
+        return false;
+    };
+    // SAFETY: as above; `p` is non-null.
+    unsafe { run_in_call(&mut Ctx { ic }, pcap, p, ret) };
+    true
+}
+
+/// Create the bound thread, run it, store status and result (the body of `rts_inCall` once
+/// its checks passed).
+///
+/// # Safety
+/// The current call is Running; `pcap`/`ret` are non-null and valid; `p` is non-null.
+#[inline(always)]
+unsafe fn run_in_call(
+    cx: &mut Ctx,
+    pcap: *mut *const Capability,
+    p: ClosurePtr,
+    ret: *mut ClosurePtr,
+) {
+    probe_begin!(pt);
+    let rts = cx.rts();
+    let (status, result) = match create_thread(cx, rts, p) {
+        None => (SchedulerStatus::HeapExhausted, ptr::null()),
+        Some(tso) => {
+            probe_mark!(pt, CreateThread);
+            schedule_wait_thread(cx, rts, tso)
         }
     };
+    // SAFETY: forwarded contract.
+    unsafe { store_outcome(cx, pcap, ret, status, result) };
+    probe_mark!(pt, Schedule);
+}
+
+/// Record the call's outcome in its InCall and the C caller's out-pointers.
+///
+/// # Safety
+/// `pcap`/`ret` are non-null and valid for writes.
+#[inline(always)]
+unsafe fn store_outcome(
+    cx: &mut Ctx,
+    pcap: *mut *const Capability,
+    ret: *mut ClosurePtr,
+    status: SchedulerStatus,
+    result: ClosurePtr,
+) {
     let ic = cx.ic();
     ic.rstat = status;
     ic.ret = result;
-    // SAFETY: both out-pointers are non-null and valid per the C API contract.
+    // SAFETY: per contract.
     unsafe {
         pcap.write(ic.cap);
         ret.write(result);
     }
-    probe_mark!(pt, Schedule);
-    Ok(())
 }
 
 /// `scheduleWaitThread` + the `schedule()` loop for one bound thread `tso` made by
@@ -534,11 +635,9 @@ fn schedule_wait_thread(
     // so the first iteration finishes it (GHC iterates again after yields, blocking and GC,
     // which the model's function bodies never cause).
     {
-        let t = g
-            .owned()
-            .run_queue
-            .pop_front()
-            .expect("the bound thread is on the run queue");
+        let Some(t) = g.owned().run_queue.pop_front() else {
+            return internal_error("schedule: the bound thread is not on the run queue");
+        };
         if !rts.is_running() {
             // `hs_exit` in progress: the thread is deleted before it runs (GHC: SCHED_INTERRUPTING).
             return (SchedulerStatus::Interrupted, ptr::null());
@@ -547,7 +646,7 @@ fn schedule_wait_thread(
         if unsafe { sched::bound_of(t) } != ic_addr {
             // GHC barfs here ("finished bound thread that isn't mine"); the model's run queues
             // only ever hold the running call's thread, so this is an internal error.
-            unreachable!("a call-in's run queue held another task's bound thread");
+            return internal_error("schedule: finished bound thread that isn't mine");
         }
         // SAFETY: `t` is live; its stack holds the closure pushed by `init_thread`.
         let closure = unsafe { sched::thread_closure(t) };
@@ -569,6 +668,18 @@ fn schedule_wait_thread(
             Err(Failure::Interrupted) => (SchedulerStatus::Interrupted, ptr::null()),
         }
     }
+}
+
+/// A broken internal invariant on the call path: reported like the panics `ffi_guard` catches
+/// (exit code 255), without unwinding; the call ends `Killed` if the exit hook returns.
+#[cold]
+#[inline(never)]
+fn internal_error(what: &str) -> (SchedulerStatus, ClosurePtr) {
+    crate::error::report_and_exit(
+        ExitKind::Process(255),
+        format!("{what}: internal error in rts-core"),
+    );
+    (SchedulerStatus::Killed, ptr::null())
 }
 
 /// Port of `createThread`: a TSO + stack per policy, a thread id per policy.

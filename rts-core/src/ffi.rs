@@ -2,9 +2,12 @@
 //!
 //! Each function converts its arguments, delegates to `api.rs` / `rts.rs`, and maps a
 //! [`CallInError`] to GHC's behaviour: `errorBelch`-style message, then the exit path (GHC's
-//! `exitFn`, or the Rust test hook). Every body runs inside [`ffi_guard`], so a Rust panic never
-//! unwinds into C. Values returned after a reported error (when a test hook returns) are safe
-//! placeholders: a static closure, 0, or the unchanged capability.
+//! `exitFn`, or the Rust test hook). The stub's per-call entry points first try the common case
+//! (`api.rs`, Note [fast paths]), which has no panicking operation and needs no `catch_unwind`;
+//! everything else, and every full path, runs inside [`ffi_guard`]. Either way a Rust panic
+//! never unwinds into C (one outside the guard would abort at the `extern "C"` boundary).
+//! Values returned after a reported error (when a test hook returns) are safe placeholders: a
+//! static closure, 0, or the unchanged capability.
 
 use std::ffi::{CStr, c_char, c_int};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -75,6 +78,12 @@ pub(crate) unsafe fn shutdown_thread() -> ! {
 /// Callable from any OS thread after `hs_init`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rts_lock() -> *const Capability {
+    api::lock_fast().unwrap_or_else(lock_slow)
+}
+
+#[cold]
+#[inline(never)]
+fn lock_slow() -> *const Capability {
     ffi_guard("rts_lock", ptr::null(), api::lock)
 }
 
@@ -147,7 +156,21 @@ pub unsafe extern "C" fn rts_inCall(
     p: ClosurePtr,
     ret: *mut ClosurePtr,
 ) {
-    ffi_guard("rts_inCall", (), || api::in_call(cap, p, ret, "rts_inCall"))
+    // SAFETY: forwarded contract.
+    if !unsafe { api::in_call_fast(cap, p, ret) } {
+        in_call_slow(cap, p, ret, "rts_inCall");
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn in_call_slow(
+    cap: *mut *const Capability,
+    p: ClosurePtr,
+    ret: *mut ClosurePtr,
+    call: &'static str,
+) {
+    ffi_guard(call, (), || api::in_call(cap, p, ret, call))
 }
 
 /// Port of `rts_evalIO(&cap, p, &ret)` (GHC 9.0's name for the same call).
@@ -160,7 +183,10 @@ pub unsafe extern "C" fn rts_evalIO(
     p: ClosurePtr,
     ret: *mut ClosurePtr,
 ) {
-    ffi_guard("rts_evalIO", (), || api::in_call(cap, p, ret, "rts_evalIO"))
+    // SAFETY: forwarded contract.
+    if !unsafe { api::in_call_fast(cap, p, ret) } {
+        in_call_slow(cap, p, ret, "rts_evalIO");
+    }
 }
 
 /// Port of `rts_checkSchedStatus(site, cap)`. `C-unwind` because GHC's `Interrupted` path ends
