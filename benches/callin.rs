@@ -1,71 +1,83 @@
-//! `callin`: `c_function` end to end through the compiled C stub, per policy set, with threads
-//! started and pinned before timing and released together by a barrier. Measures aggregate
-//! wall time per call (all threads' calls / elapsed), not per-thread latency.
+//! `callin`: `c_function` end to end — rts-core default, rts-core `ghc` mode and the real GHC
+//! RTS — over threads {1, 2, 4} × capabilities {1, 2}, including oversubscription. Ids
+//! `callin/<system>/t<threads>_c<caps>`. One iteration is one round of calls: every thread
+//! makes one call (`Throughput::Elements(threads)`), so the reported time is the wall time per
+//! call as one caller sees it. Threads are created, pinned and warmed up by the driver before
+//! its timed part (`iter_custom` returns only that part).
+//!
+//! The real GHC RTS starts once per process (here with `-N2`) and `setNumCapabilities` sets the
+//! capability count per configuration. Without ghc or the built library its rows are skipped
+//! with one printed line saying why and how to build it.
 
-use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use callin_bench::driver::{self, CallTarget, DriverConfig, RunMode};
+use callin_bench::ghc;
+use callin_bench::matrix::{self, CAPABILITIES, THREADS, rts_core_cell};
+use callin_bench::pin::PinPolicy;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use rts_core::{Config, PolicySet};
+use rts_core::PolicySet;
 
-/// Run `iters` calls split over `threads` pinned threads; returns the elapsed wall time.
-fn run(threads: usize, iters: u64) -> Duration {
-    let f = rts_core::stub::c_function();
-    let cores = core_affinity::get_core_ids().unwrap_or_default();
-    let start = Arc::new(Barrier::new(threads + 1));
-    let done = Arc::new(Barrier::new(threads + 1));
-    let per = iters.div_ceil(threads as u64);
-    let hs: Vec<_> = (0..threads)
-        .map(|t| {
-            let (start, done) = (Arc::clone(&start), Arc::clone(&done));
-            let core = cores.get(t % cores.len().max(1)).copied();
-            std::thread::spawn(move || {
-                if let Some(c) = core {
-                    core_affinity::set_for_current(c);
-                }
-                // SAFETY: the RTS is initialised before the benchmark runs.
-                assert_eq!(unsafe { f(1000) }, 1001, "warm-up call");
-                start.wait();
-                for i in 0..per as i64 {
-                    // SAFETY: as above.
-                    std::hint::black_box(unsafe { f(std::hint::black_box(i)) });
-                }
-                done.wait();
-            })
-        })
-        .collect();
-    start.wait();
-    let t0 = Instant::now();
-    done.wait();
-    let el = t0.elapsed();
-    for h in hs {
-        h.join().unwrap();
-    }
-    el
+/// Time `iters` rounds of calls (one call per thread per round) on `threads` pinned threads.
+fn timed_rounds(target: CallTarget, threads: u32, iters: u64) -> Duration {
+    let config = DriverConfig {
+        threads: threads as usize,
+        mode: RunMode::Calls(iters.max(1)),
+        pin: PinPolicy::CoresRoundRobin,
+        // Latency is `callin-bench run`'s job; sample rarely so timing stays out of the loop.
+        sample_every: 1 << 16,
+        ..DriverConfig::default()
+    };
+    let report = driver::run(target, &config).expect("driver run");
+    report
+        .ensure_correct()
+        .expect("every c_function result is x + 1");
+    Duration::from_nanos(report.wall_ns)
 }
 
-fn callin(c: &mut Criterion) {
-    for (label, policy) in [
-        ("lockfree", PolicySet::lockfree()),
-        ("ghc", PolicySet::ghc()),
+fn bench_system(c: &mut Criterion, system: &str, caps: u32, target: CallTarget) {
+    let mut g = c.benchmark_group(format!("callin/{system}"));
+    for &threads in THREADS {
+        g.throughput(Throughput::Elements(u64::from(threads)));
+        let id = BenchmarkId::from_parameter(matrix::config_id(threads, caps));
+        g.bench_function(id, |b| {
+            b.iter_custom(|iters| timed_rounds(target, threads, iters))
+        });
+    }
+    g.finish();
+}
+
+fn rts_core(c: &mut Criterion) {
+    for (system, policy) in [
+        ("rts_core_default", PolicySet::lockfree()),
+        ("rts_core_ghc_mode", PolicySet::ghc()),
     ] {
-        rts_core::hs_init_with(Config {
-            n_capabilities: 2,
-            policy,
-            ..Config::default()
-        })
-        .expect("hs_init");
-        let mut g = c.benchmark_group(format!("callin/c_function/{label}"));
-        g.throughput(Throughput::Elements(1));
-        for threads in [1usize, 2] {
-            g.bench_with_input(BenchmarkId::new("threads", threads), &threads, |b, &t| {
-                b.iter_custom(|iters| run(t, iters))
-            });
+        for &caps in CAPABILITIES {
+            rts_core_cell::with_instance(policy, caps, || {
+                bench_system(c, system, caps, rts_core_cell::c_function_target())
+            })
+            .expect("rts-core instance");
         }
-        g.finish();
-        rts_core::hs_exit();
     }
 }
 
-criterion_group!(benches, callin);
+fn real_ghc(c: &mut Criterion) {
+    let max_caps = CAPABILITIES.iter().max().copied().unwrap_or(1);
+    let rts = match ghc::start(&[&format!("-N{max_caps}")]) {
+        Ok(rts) => rts,
+        Err(e) => {
+            println!(
+                "callin/real_ghc: skipped: {e} (build it with scripts/build-ghc-baseline.sh; \
+                 needs ghc, e.g. apt-get install -y ghc)"
+            );
+            return;
+        }
+    };
+    for &caps in CAPABILITIES {
+        rts.set_num_capabilities(caps).expect("setNumCapabilities");
+        bench_system(c, "real_ghc", caps, rts.c_function());
+    }
+}
+
+criterion_group!(benches, rts_core, real_ghc);
 criterion_main!(benches);

@@ -4,6 +4,7 @@ pub mod cli;
 pub mod driver;
 #[cfg(unix)]
 pub mod ghc;
+pub mod matrix;
 pub mod pin;
 pub mod profile;
 pub mod topology;

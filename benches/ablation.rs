@@ -1,0 +1,57 @@
+//! `ablation`: `c_function` end to end with the default set switched one choice to GHC's, and
+//! the `ghc` set switched one choice to the default's (plus both base sets). Ids
+//! `ablation/<set>/t<threads>_c<caps>`, one call per thread per iteration.
+//!
+//! Note: a set with GHC's global thread list but per-capability GC never clears that list (only
+//! a stop-the-world collection walks it), so it grows by one word per call; the measurement time
+//! is kept short.
+
+use std::time::Duration;
+
+use callin_bench::driver::{self, DriverConfig, RunMode};
+use callin_bench::matrix::{self, ablation, rts_core_cell};
+use callin_bench::pin::PinPolicy;
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use rts_core::PolicySet;
+
+/// (threads, capabilities) each set is measured at: one caller, and two on two capabilities.
+const CONFIGS: &[(u32, u32)] = &[(1, 1), (2, 2)];
+
+fn timed_rounds(threads: u32, iters: u64) -> Duration {
+    let config = DriverConfig {
+        threads: threads as usize,
+        mode: RunMode::Calls(iters.max(1)),
+        pin: PinPolicy::CoresRoundRobin,
+        sample_every: 1 << 16,
+        ..DriverConfig::default()
+    };
+    let report = driver::run(rts_core_cell::c_function_target(), &config).expect("driver run");
+    report
+        .ensure_correct()
+        .expect("every c_function result is x + 1");
+    Duration::from_nanos(report.wall_ns)
+}
+
+fn ablation(c: &mut Criterion) {
+    let mut sets: Vec<(String, PolicySet)> = vec![
+        ("default".into(), PolicySet::lockfree()),
+        ("ghc".into(), PolicySet::ghc()),
+    ];
+    sets.extend(ablation::sets().iter().map(|s| (s.id(), s.policy)));
+    for (id, policy) in sets {
+        let mut g = c.benchmark_group(format!("ablation/{id}"));
+        g.measurement_time(Duration::from_secs(2));
+        for &(threads, caps) in CONFIGS {
+            rts_core_cell::with_instance(policy, caps, || {
+                g.throughput(Throughput::Elements(u64::from(threads)));
+                let bid = BenchmarkId::from_parameter(matrix::config_id(threads, caps));
+                g.bench_function(bid, |b| b.iter_custom(|iters| timed_rounds(threads, iters)));
+            })
+            .expect("rts-core instance");
+        }
+        g.finish();
+    }
+}
+
+criterion_group!(benches, ablation);
+criterion_main!(benches);
