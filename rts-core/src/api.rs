@@ -504,7 +504,6 @@ pub(crate) fn in_call(
     ret: *mut ClosurePtr,
     call: &'static str,
 ) -> Result<(), CallInError> {
-    probe_begin!(pt);
     if pcap.is_null() {
         return Err(CallInError::NullArgument {
             call,
