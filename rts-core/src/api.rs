@@ -684,7 +684,12 @@ fn internal_error(what: &str) -> (SchedulerStatus, ClosurePtr) {
 /// Port of `createThread`: a TSO + stack per policy, a thread id per policy.
 pub(crate) fn create_thread(cx: &mut Ctx, rts: &Rts, p: ClosurePtr) -> Option<sched::TsoPtr> {
     let (tso, stack) = match rts.config().policy.thread_objects {
-        ThreadObjects::ReusePerInCall => cx.ic().tso.get(),
+        ThreadObjects::ReusePerInCall => {
+            let mut g = cx.guard();
+            let no = g.cap().no;
+            let id_for = |addr| rts.new_thread_id(&mut g, addr);
+            return Some(cx.ic().tso.new_thread(id_for, no, p));
+        }
         ThreadObjects::FreshInNursery => {
             let stack = cx.alloc(sched::STACK_WORDS)?;
             let tso = cx.alloc(sched::TSO_WORDS)?;

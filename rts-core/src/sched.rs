@@ -55,15 +55,53 @@ mod frame {
 #[derive(Debug, Default)]
 pub struct TsoStorage {
     words: Option<Box<[Word]>>,
+    /// The words hold a thread built by `init_thread` and touched since only by
+    /// `reinit_thread` / `bind_thread` / the run queue / `finish_thread`.
+    built: bool,
 }
 
 impl TsoStorage {
     pub const fn new() -> TsoStorage {
-        TsoStorage { words: None }
+        TsoStorage {
+            words: None,
+            built: false,
+        }
     }
 
     /// The TSO and STACK words, allocated on the first call on this InCall and reused after.
+    /// The caller may write them freely (they must be rebuilt with `init_thread`).
     pub(crate) fn get(&mut self) -> (NonNull<Word>, NonNull<Word>) {
+        self.built = false;
+        self.words_mut()
+    }
+
+    /// A thread evaluating `closure`, built in full the first time and afterwards only
+    /// re-initialised where a finished thread differs from a new one (`reinit_thread`).
+    /// `id_for` gets the TSO's address and gives the thread id.
+    #[inline]
+    pub(crate) fn new_thread(
+        &mut self,
+        id_for: impl FnOnce(usize) -> u64,
+        cap_no: u32,
+        closure: ClosurePtr,
+    ) -> TsoPtr {
+        let (tso, stack) = self.words_mut();
+        let id = id_for(tso.as_ptr() as usize);
+        // SAFETY: the storage has TSO_WORDS + STACK_WORDS words owned by this InCall; when
+        // `built`, they hold a thread made by `init_thread` on these same words.
+        unsafe {
+            if self.built {
+                reinit_thread(tso, id, cap_no, closure);
+            } else {
+                init_thread(tso, stack, id, cap_no, closure);
+                self.built = true;
+            }
+        }
+        tso
+    }
+
+    #[inline]
+    fn words_mut(&mut self) -> (NonNull<Word>, NonNull<Word>) {
         let w = self
             .words
             .get_or_insert_with(|| vec![0; TSO_WORDS + STACK_WORDS].into_boxed_slice());
@@ -113,6 +151,32 @@ pub(crate) unsafe fn init_thread(
         s.add(top - 2).write(frame::AP_V);
         s.add(top - 3).write(closure as Word);
         s.add(top - 4).write(frame::ENTER);
+        s.add(STACK_SP).write(top - 4);
+    }
+}
+
+/// Turn a finished thread built by [`init_thread`] on these words back into a new one: the
+/// words `createThread` sets that differ between threads or that running and finishing
+/// changed (id, link, bound, what_next, capability, dirty, the closure, sp). Header words,
+/// the stack object pointer and size, and the constant frames are as `init_thread` left them.
+///
+/// # Safety
+/// `tso` must have been initialised by `init_thread` and since been changed only by this
+/// function, [`bind_thread`], a run queue and [`finish_thread`].
+#[inline]
+pub(crate) unsafe fn reinit_thread(tso: TsoPtr, id: u64, cap_no: u32, closure: ClosurePtr) {
+    let t = tso.as_ptr();
+    // SAFETY: per contract; indices are in bounds as in `init_thread`.
+    unsafe {
+        t.add(TSO_ID).write(id as Word);
+        t.add(TSO_LINK).write(0);
+        t.add(TSO_BOUND).write(0);
+        t.add(TSO_WHAT_NEXT).write(THREAD_RUN_GHC);
+        t.add(TSO_CAP).write(cap_no as Word);
+        t.add(TSO_DIRTY).write(1);
+        let s = *t.add(TSO_STACKOBJ) as *mut Word;
+        let top = STACK_WORDS - 1;
+        s.add(top - 3).write(closure as Word);
         s.add(STACK_SP).write(top - 4);
     }
 }
@@ -345,5 +409,35 @@ mod tests {
             assert!(q.pop_front().is_none());
             finish_thread(ta);
         }
+    }
+
+    #[test]
+    fn a_rebuilt_thread_equals_a_fresh_one() {
+        let c1 = heap::intlike(1).unwrap();
+        let c2 = heap::intlike(2).unwrap();
+        let mut reused = TsoStorage::new();
+        let t = reused.new_thread(|_| 1, 0, c1);
+        // SAFETY: `t` was built by `new_thread`; run and finish it as the scheduler does.
+        unsafe {
+            bind_thread(t, 0x1234 as *const ());
+            let mut q = RunQueue::default();
+            q.push_back(t);
+            q.pop_front();
+            finish_thread(t);
+        }
+        let t = reused.new_thread(|_| 2, 1, c2);
+        let mut fresh = TsoStorage::new();
+        let f = fresh.new_thread(|_| 2, 1, c2);
+        let words = |p: TsoPtr| {
+            // SAFETY: both storages hold TSO_WORDS + STACK_WORDS initialised words.
+            unsafe { std::slice::from_raw_parts(p.as_ptr(), TSO_WORDS + STACK_WORDS).to_vec() }
+        };
+        let (mut a, mut b) = (words(t), words(f));
+        // The stack-object pointers differ (two storages); compare them relative to the TSO.
+        a[TSO_STACKOBJ] -= t.as_ptr() as usize;
+        b[TSO_STACKOBJ] -= f.as_ptr() as usize;
+        assert_eq!(a, b);
+        // SAFETY: `t` is initialised.
+        assert_eq!(unsafe { thread_closure(t) }, c2);
     }
 }
