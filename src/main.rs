@@ -17,6 +17,9 @@ struct Cli {
 enum Command {
     /// Render the HTML report from the results directory and criterion's estimates.
     Report(cli::report::ReportArgs),
+    /// Run the threads x capabilities matrix (rts-core default, ghc mode, real GHC), the floor
+    /// and the policy ablation; write run.json and print the table.
+    Run(cli::run::RunArgs),
     /// Per-phase profile: isolated phases with perf counters, in-situ probes, callgrind counts.
     Profile(cli::profile::ProfileArgs),
     /// NUMA nodes, cores and the capability -> node -> CPU map rts-core would use.
@@ -27,6 +30,7 @@ fn main() -> ExitCode {
     let parsed = Cli::parse();
     let outcome = match parsed.command {
         Command::Report(args) => cli::report::main(&args),
+        Command::Run(args) => cli::run::main(&args),
         Command::Profile(args) => cli::profile::main(&args),
         Command::Topology(args) => cli::topology::main(&args),
     };

@@ -4,6 +4,7 @@
 
 pub mod profile;
 pub mod report;
+pub mod run;
 pub mod topology;
 
 /// Where commands write their JSON by default (relative to the workspace root).

@@ -4,6 +4,7 @@
 
 pub mod ablation;
 pub mod floor;
+pub mod manifest;
 pub mod rts_core_cell;
 
 /// Thread counts of the end-to-end matrix (more threads than capabilities, and than cores).

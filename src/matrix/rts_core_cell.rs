@@ -58,8 +58,8 @@ fn current_totals() -> CapCounters {
 /// One driver run on the current instance, with the model's counters per timed call.
 pub fn drive(config: &DriverConfig) -> anyhow::Result<(RunReport, BTreeMap<String, f64>)> {
     let mut hooks = StatsHooks::default();
+    // Wrong results are recorded in the report (and the cell), not turned into an error.
     let report = driver::run_with_hooks(c_function_target(), config, &mut hooks)?;
-    report.ensure_correct()?;
     let d = hooks.after - hooks.before;
     let calls = report.total_calls.max(1) as f64;
     let mut stats = BTreeMap::new();
