@@ -379,9 +379,12 @@ pub struct ProfileConfig {
     /// Per-phase figures, in call order.
     #[serde(default)]
     pub phases: Vec<PhaseProfile>,
-    /// Median end-to-end time of one `c_function` call with probes on (ns).
+    /// Mean end-to-end time of one `c_function` call with probes on (ns). Mean, not median:
+    /// the probe clock (TSC) steps in 10 ns on some machines, where medians of short phases are
+    /// whole steps and do not add up (see `callin_bench::profile::breakdown`).
     pub end_to_end_ns: Option<f64>,
-    /// Sum of the per-phase medians (ns); compare with `end_to_end_ns`.
+    /// Sum of the per-phase means per call (ns); compare with `end_to_end_ns`. Each phase's
+    /// `share` is its mean divided by this sum.
     pub phase_sum_ns: Option<f64>,
     /// Why this configuration was not profiled.
     pub skipped: Option<String>,
@@ -501,6 +504,27 @@ pub struct NumaResults {
     /// Honest remarks, e.g. `cross-node cells need a multi-node machine`.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Memory access cost from a pinned thread to memory first-touched on a given node.
+    #[serde(default)]
+    pub nursery_access: Vec<NurseryAccess>,
+}
+
+/// Latency of dependent loads (a random cache-line chase) from a thread on one node into
+/// nursery-sized memory placed on another (or the same) node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NurseryAccess {
+    /// Node the reading thread was bound to.
+    pub thread_node: u32,
+    /// Node whose CPUs first touched the memory.
+    pub memory_node: u32,
+    /// Node the kernel reports for the memory's pages (`move_pages`), when readable.
+    pub pages_on_node: Option<u32>,
+    /// Bytes chased over.
+    pub bytes: u64,
+    /// Nanoseconds per dependent load, spread over repetitions.
+    pub ns_per_access: Option<Spread>,
+    /// Why the cell was not measured (e.g. `needs a multi-node machine`).
+    pub skipped: Option<String>,
 }
 
 /// One NUMA placement experiment.

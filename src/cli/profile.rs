@@ -350,7 +350,7 @@ fn profile_config(
                 run.wrong_results
             );
             let b = &run.breakdown;
-            cfg.end_to_end_ns = Some(b.end_to_end_median_ns);
+            cfg.end_to_end_ns = Some(b.end_to_end_mean_ns);
             cfg.phase_sum_ns = Some(b.phase_sum_ns);
             for s in &b.phases {
                 cfg.phases.push(PhaseProfile {
@@ -363,15 +363,17 @@ fn profile_config(
                 });
             }
             println!(
-                "\n{label}, {threads} thread(s), {caps} cap(s): {} calls, end-to-end median {:.1} ns (p99 {:.1}); phase sum {:.1} ns; gap {:+.1} % of end-to-end; median per-call span sum {:.1} ns; {} boundaries/call; {} spans dropped",
+                "\n{label}, {threads} thread(s), {caps} cap(s): {} calls, end-to-end mean {:.1} ns (median {:.1}, p99 {:.1}); phase sum (of means) {:.1} ns; gap {:+.1} % of end-to-end; median per-call span sum {:.1} ns; {} boundaries/call; {} spans dropped; {} calls above p99 left out of the means",
                 b.calls,
+                b.end_to_end_mean_ns,
                 b.end_to_end_median_ns,
                 b.end_to_end_p99_ns,
                 b.phase_sum_ns,
                 b.gap_pct,
                 b.per_call_sum_median_ns,
                 b.boundaries_per_call,
-                run.dropped_spans
+                run.dropped_spans,
+                b.trimmed_calls
             );
         }
         _ => {
@@ -416,8 +418,8 @@ fn print_config(
         })
         .unwrap_or_default();
     let mut head = format!(
-        "{:<14} {:>9} {:>9} {:>6} {:<13}",
-        "phase", "ns med", "ns p99", "share", "time source"
+        "{:<14} {:>9} {:>9} {:>9} {:>6} {:<13}",
+        "phase", "ns mean", "ns med", "ns p99", "share", "time source"
     );
     for n in &names {
         head += &format!(" {:>16}", format!("{n}/op"));
@@ -426,8 +428,9 @@ fn print_config(
     println!("{head}");
     for p in &cfg.phases {
         let mut line = format!(
-            "{:<14} {} {} {:>6} {:<13}",
+            "{:<14} {} {} {} {:>6} {:<13}",
             p.phase.name(),
+            fmt_opt(cfg.phase_sum_ns.zip(p.share).map(|(sum, sh)| sum * sh), 9),
             fmt_opt(p.ns_median, 9),
             fmt_opt(p.ns_p99, 9),
             p.share

@@ -144,9 +144,9 @@ fn run_threads(threads: u32, calls: u64, recording: bool) -> std::io::Result<Vec
 pub struct ProbeCost {
     /// Amortised cost of one probe clock read (`rdtsc`), ns.
     pub clock_read_ns: f64,
-    /// Median end-to-end ns per call with recording on.
+    /// Mean end-to-end ns per call with recording on.
     pub recording_call_ns: f64,
-    /// Median end-to-end ns per call with the feature compiled in but this thread not
+    /// Mean end-to-end ns per call with the feature compiled in but this thread not
     /// recording (each boundary still reads the clock and checks the thread-local buffer).
     pub idle_call_ns: f64,
     /// Distinct timestamps per call.
@@ -159,14 +159,11 @@ pub struct ProbeCost {
 /// Calibrate the probe cost: median call time recording vs not recording (same thread, same
 /// binary), divided over the boundaries of a call, plus one clock read.
 pub fn calibrate_probe_cost(calls: u64, ticks_per_ns: f64, clock_read_ns: f64) -> ProbeCost {
-    let median_ns = |r: &ThreadRecord| {
-        let mut v: Vec<f64> = r
-            .end_to_end_ticks
-            .iter()
-            .map(|&t| t as f64 / ticks_per_ns)
-            .collect();
-        v.sort_by(f64::total_cmp);
-        breakdown::quantile(&v, 0.5)
+    // Means, not medians: the TSC here steps in 10 ns, so medians of ~200 ns calls move in
+    // whole steps while the mean of many quantised readings resolves a fraction of one.
+    let mean_ns = |r: &ThreadRecord| {
+        let total: u64 = r.end_to_end_ticks.iter().sum();
+        total as f64 / ticks_per_ns / r.end_to_end_ticks.len().max(1) as f64
     };
     let idle = std::thread::scope(|s| s.spawn(|| record_thread(0, calls, false)).join());
     let rec = std::thread::scope(|s| s.spawn(|| record_thread(0, calls, true)).join());
@@ -177,7 +174,7 @@ pub fn calibrate_probe_cost(calls: u64, ticks_per_ns: f64, clock_read_ns: f64) -
     let spans: Vec<PhaseSpan> = rec.spans.iter().map(to_phase).collect();
     let calls_split = breakdown::split_calls(&spans);
     let b = breakdown::breakdown(&calls_split, &rec.end_to_end_ticks, ticks_per_ns);
-    let (rec_ns, idle_ns) = (median_ns(&rec), median_ns(&idle));
+    let (rec_ns, idle_ns) = (mean_ns(&rec), mean_ns(&idle));
     ProbeCost {
         clock_read_ns,
         recording_call_ns: rec_ns,
