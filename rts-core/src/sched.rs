@@ -301,6 +301,7 @@ pub(crate) trait EvalEnv {
 /// # Safety
 /// `closure` and everything reachable from it must be closures created by this RTS (`rts_apply`,
 /// `rts_mkInt`) or static closures with one of the model's info tables (the C API contract).
+#[inline]
 pub(crate) unsafe fn eval_io(
     closure: ClosurePtr,
     env: &mut impl EvalEnv,
