@@ -479,6 +479,7 @@ impl Rts {
     // ---------------------------------------------------------------- selection
 
     /// Port of `waitForCapability(&cap, task)` with `*pCap == NULL`: choose and acquire.
+    #[inline] // called once per call-in from api.rs, another codegen unit
     pub(crate) fn acquire_for(&self, task: &Task) -> CapabilityGuard<'_> {
         let pref = task.preferred_capability.get();
         let cap = if pref >= 0 {
@@ -712,6 +713,7 @@ impl Rts {
     }
 
     /// Port of `releaseCapability_` for a call-in's capability.
+    #[inline] // called once per call-in from api.rs, another codegen unit
     pub(crate) fn release(&self, g: CapabilityGuard<'_>) {
         let c = g.cap();
         let left_idle = match self.config.policy.wait {
@@ -733,6 +735,7 @@ impl Rts {
     // ---------------------------------------------------------------- thread ids and GC
 
     /// A thread id for a new TSO, per policy; `sched_mutex` in GHC mode (`createThread`).
+    #[inline] // called once per call-in from api.rs, another codegen unit
     pub(crate) fn new_thread_id(&self, g: &mut CapabilityGuard<'_>, tso: usize) -> u64 {
         match self.config.policy.thread_ids {
             crate::policy::ThreadIds::PerCapability => {
