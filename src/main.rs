@@ -24,6 +24,8 @@ enum Command {
     Profile(cli::profile::ProfileArgs),
     /// NUMA nodes, cores and the capability -> node -> CPU map rts-core would use.
     Topology(cli::topology::TopologyArgs),
+    /// NUMA placement experiments: pinned vs unpinned, local vs remote capabilities and memory.
+    Numa(cli::numa::NumaArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cli::run::main(&args),
         Command::Profile(args) => cli::profile::main(&args),
         Command::Topology(args) => cli::topology::main(&args),
+        Command::Numa(args) => cli::numa::main(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

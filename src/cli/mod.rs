@@ -3,6 +3,7 @@
 //! with the file names the report reads (`callin_reports::input`).
 
 pub mod profile;
+pub mod numa;
 pub mod report;
 pub mod run;
 pub mod topology;

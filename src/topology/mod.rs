@@ -10,6 +10,7 @@
 //! `NumaConfig` carries no CPU sets, and the placement decisions are all there is to check.
 
 pub mod bind;
+pub mod experiment;
 pub mod selection;
 
 use std::fmt;
