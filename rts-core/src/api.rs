@@ -31,33 +31,27 @@ use crate::rts::{self, Rts};
 use crate::sched::{self, Failure, SchedulerStatus};
 use crate::task::{self, Task};
 
-// Phase probes (feature `probes`): `probe_begin!(pt)` takes a timestamp, `probe_mark!(pt, Phase)`
-// records `[t, now)` as that phase and moves `t` on. Without the feature both expand to nothing.
+// Phase probes (feature `probes`, Note [contiguous spans] in probes.rs): `probe_start!()` is the
+// first boundary of a call (rts_lock's entry), `probe_mark!(Phase)` a later boundary, recording
+// `[last boundary, now)` as the phase that just ended. Without the feature both expand to nothing.
 #[cfg(feature = "probes")]
-macro_rules! probe_begin {
-    ($t:ident) => {
-        #[allow(unused_mut, unused_assignments)]
-        let mut $t = $crate::probes::now();
+macro_rules! probe_start {
+    () => {
+        $crate::probes::call_begins()
     };
 }
 #[cfg(feature = "probes")]
 macro_rules! probe_mark {
-    ($t:ident, $phase:ident) => {{
-        let end = $crate::probes::now();
-        $crate::probes::record($crate::probes::Phase::$phase, $t, end);
-        #[allow(unused_assignments)]
-        {
-            $t = end;
-        }
-    }};
+    ($phase:ident) => {
+        $crate::probes::boundary($crate::probes::Phase::$phase)
+    };
 }
-/// `probed!(Phase, expr)`: `expr`, recorded as one span of `Phase`.
+/// `probed!(Phase, expr)`: `expr`, then a boundary ending `Phase`.
 #[cfg(feature = "probes")]
 macro_rules! probed {
     ($phase:ident, $e:expr) => {{
-        let start = $crate::probes::now();
         let r = $e;
-        $crate::probes::record($crate::probes::Phase::$phase, start, $crate::probes::now());
+        $crate::probes::boundary($crate::probes::Phase::$phase);
         r
     }};
 }
@@ -68,14 +62,14 @@ macro_rules! probed {
     };
 }
 #[cfg(not(feature = "probes"))]
-macro_rules! probe_begin {
-    ($t:ident) => {};
+macro_rules! probe_start {
+    () => {};
 }
 #[cfg(not(feature = "probes"))]
 macro_rules! probe_mark {
-    ($t:ident, $phase:ident) => {};
+    ($phase:ident) => {};
 }
-pub(crate) use {probe_begin, probe_mark, probed};
+pub(crate) use {probe_mark, probe_start, probed};
 
 #[cfg(not(rts_loom))]
 std::thread_local! {
@@ -317,7 +311,6 @@ pub(crate) fn get_int_fast(p: ClosurePtr) -> Option<i64> {
 /// False (nothing changed) sends the caller to [`unlock`] (Note [fast paths]).
 #[inline]
 pub(crate) fn unlock_fast(cap: *const Capability) -> bool {
-    probe_begin!(pt);
     let Some(mut ic) = running_call_holding(cap) else {
         return false;
     };
@@ -333,17 +326,16 @@ pub(crate) fn unlock_fast(cap: *const Capability) -> bool {
     let g = unsafe { CapabilityGuard::assume_held(&*r.cap) };
     task.last_cap.set(Some(rts::hint_for(rts, g.cap())));
     rts.release(g);
-    probe_mark!(pt, CapRelease);
+    probe_mark!(CapRelease);
     incall::pop_incall(task);
     set_top_incall(task.incall.get());
-    probe_mark!(pt, IncallPop);
+    probe_mark!(IncallPop);
     true
 }
 
 /// Port of `rts_lock`: find or create the Task, push an InCall, acquire a capability.
 pub(crate) fn lock() -> Result<*const Capability, CallInError> {
     let call = "rts_lock";
-    probe_begin!(pt);
     let rts = rts::current().ok_or(CallInError::NotInitialised { call })?;
     if rts.is_exited() {
         return Err(CallInError::AfterExit { call });
@@ -354,7 +346,7 @@ pub(crate) fn lock() -> Result<*const Capability, CallInError> {
     if top_is_running() {
         return Err(CallInError::ReenteredUnsafely);
     }
-    probe_mark!(pt, TaskLookup);
+    probe_mark!(TaskLookup);
     Ok(lock_task(rts, task))
 }
 
@@ -362,7 +354,6 @@ pub(crate) fn lock() -> Result<*const Capability, CallInError> {
 /// and is not inside a running call. `None` (nothing changed) sends the caller to [`lock`].
 #[inline]
 pub(crate) fn lock_fast() -> Option<*const Capability> {
-    probe_begin!(pt);
     let rts = rts::current()?;
     if rts.is_exited() {
         return None;
@@ -371,7 +362,7 @@ pub(crate) fn lock_fast() -> Option<*const Capability> {
     if top_is_running() {
         return None;
     }
-    probe_mark!(pt, TaskLookup);
+    probe_mark!(TaskLookup);
     // SAFETY: this thread's live Task.
     Some(lock_task(rts, unsafe { t.as_ref() }))
 }
@@ -393,23 +384,28 @@ fn lock_task(rts: &'static Rts, task: &Task) -> *const Capability {
         task.incall.get(),
         "TOP_INCALL mirrors Task::incall"
     );
-    probe_begin!(pt);
     let mut ic = incall::push_incall(task, rts);
     set_top_incall(ic.as_ptr());
-    probe_mark!(pt, IncallPush);
+    probe_mark!(IncallPush);
     let mut g = rts.acquire_for(task);
     let cap = g.cap();
     // SAFETY: `ic` was just pushed by this thread.
     let r = unsafe { ic.as_mut() };
     r.cap = cap;
     task.last_cap.set(Some(rts::hint_for(rts, cap)));
+    // A reclaim is its own phase; otherwise preparing the nursery is part of `cap_acquire`.
     #[cfg(feature = "probes")]
     let gc_due = nursery_exhausted(&mut g);
-    probe_mark!(pt, CapAcquire);
+    #[cfg(feature = "probes")]
+    if gc_due {
+        probe_mark!(CapAcquire);
+    }
     let ready = !rts.is_exited() && rts.prepare_nursery(&mut g);
     #[cfg(feature = "probes")]
     if gc_due {
-        probe_mark!(pt, Gc);
+        probe_mark!(Gc);
+    } else {
+        probe_mark!(CapAcquire);
     }
     if !ready {
         detach(rts, g, r);
@@ -580,18 +576,17 @@ unsafe fn run_in_call(
     p: ClosurePtr,
     ret: *mut ClosurePtr,
 ) {
-    probe_begin!(pt);
     let rts = cx.rts();
     let (status, result) = match create_thread(cx, rts, p) {
         None => (SchedulerStatus::HeapExhausted, ptr::null()),
         Some(tso) => {
-            probe_mark!(pt, CreateThread);
+            probe_mark!(CreateThread);
             schedule_wait_thread(cx, rts, tso)
         }
     };
     // SAFETY: forwarded contract.
     unsafe { store_outcome(cx, pcap, ret, status, result) };
-    probe_mark!(pt, Schedule);
+    probe_mark!(Schedule);
 }
 
 /// Record the call's outcome in its InCall and the C caller's out-pointers.
@@ -855,7 +850,6 @@ pub(crate) fn get_int(p: ClosurePtr) -> Result<i64, CallInError> {
 
 /// Port of `rts_unlock`: release the capability (hand-off) and pop the InCall.
 pub(crate) fn unlock(cap: *const Capability) -> Result<(), CallInError> {
-    probe_begin!(pt);
     let mut cx = Ctx::current("rts_unlock")?;
     cx.check_cap(cap, "rts_unlock")?;
     let rts = cx.rts();
@@ -868,10 +862,10 @@ pub(crate) fn unlock(cap: *const Capability) -> Result<(), CallInError> {
         cx.task().last_cap.set(Some(rts::hint_for(rts, g.cap())));
         rts.release(g);
     }
-    probe_mark!(pt, CapRelease);
+    probe_mark!(CapRelease);
     incall::pop_incall(cx.task());
     set_top_incall(cx.task().incall.get());
-    probe_mark!(pt, IncallPop);
+    probe_mark!(IncallPop);
     Ok(())
 }
 

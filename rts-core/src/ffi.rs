@@ -13,7 +13,7 @@ use std::ffi::{CStr, c_char, c_int};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 
-use crate::api::{self, probe_begin, probe_mark, probed};
+use crate::api::{self, probe_mark, probe_start, probed};
 use crate::capability::Capability;
 use crate::error::{self, CallInError, ExitKind};
 use crate::heap::{ClosurePtr, Word};
@@ -78,6 +78,7 @@ pub(crate) unsafe fn shutdown_thread() -> ! {
 /// Callable from any OS thread after `hs_init`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rts_lock() -> *const Capability {
+    probe_start!();
     api::lock_fast().unwrap_or_else(lock_slow)
 }
 
@@ -196,14 +197,13 @@ pub unsafe extern "C" fn rts_evalIO(
 /// `site` must be null or a NUL-terminated string; `cap` as for `rts_unlock`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn rts_checkSchedStatus(site: *const c_char, cap: *const Capability) {
-    probe_begin!(pt);
     if api::sched_status_is_success(cap) {
-        probe_mark!(pt, CheckStatus);
+        probe_mark!(CheckStatus);
         return;
     }
     // SAFETY: forwarded contract.
     unsafe { check_sched_status_slow(site, cap) };
-    probe_mark!(pt, CheckStatus);
+    probe_mark!(CheckStatus);
 }
 
 /// `rts_checkSchedStatus` for anything but a running call that ended `Success`: the full checks

@@ -28,6 +28,78 @@ fn phases(spans: &[Span]) -> Vec<Phase> {
     spans.iter().map(|s| s.phase).collect()
 }
 
+/// One clock read per boundary: each span of a call starts exactly where the previous ended.
+fn assert_contiguous(call: &[Span]) {
+    for w in call.windows(2) {
+        assert_eq!(
+            w[0].end, w[1].start,
+            "not contiguous: {:?} then {:?}",
+            w[0], w[1]
+        );
+    }
+}
+
+/// A thread's spans split into calls (a call opens with `task_lookup`).
+fn calls(spans: &[Span]) -> Vec<&[Span]> {
+    let starts: Vec<usize> = (0..spans.len())
+        .filter(|&i| spans[i].phase == Phase::TaskLookup)
+        .chain([spans.len()])
+        .collect();
+    assert_eq!(starts[0], 0, "the recording opens with a call");
+    starts.windows(2).map(|w| &spans[w[0]..w[1]]).collect()
+}
+
+const CALL_PHASES: [Phase; 12] = {
+    use Phase::*;
+    [
+        TaskLookup,
+        IncallPush,
+        CapAcquire,
+        MkInt,
+        Apply,
+        Apply,
+        CreateThread,
+        Schedule,
+        CheckStatus,
+        GetInt,
+        CapRelease,
+        IncallPop,
+    ]
+};
+
+/// `CALL_PHASES` with a `gc` after `cap_acquire`.
+fn call_phases_with_gc() -> Vec<Phase> {
+    let mut v = CALL_PHASES.to_vec();
+    v.insert(3, Phase::Gc);
+    v
+}
+
+#[test]
+fn every_call_is_twelve_contiguous_spans_without_exhaustion() {
+    // The default nursery does not run out in 2000 calls of a dozen words each.
+    let _rts = start_with(Config {
+        nursery_bytes: Config::default().nursery_bytes,
+        ..config()
+    });
+    std::thread::spawn(|| {
+        assert_eq!(c_function(1), 2, "warm-up: Task and InCall exist");
+        probes::start_recording(2000 * 13);
+        for i in 0..2000 {
+            assert_eq!(c_function(20_000 + i), 20_001 + i);
+        }
+        let spans = probes::stop_recording();
+        assert_eq!(probes::dropped(), 0);
+        let calls = calls(&spans);
+        assert_eq!(calls.len(), 2000);
+        for c in &calls {
+            assert_eq!(phases(c), CALL_PHASES, "12 spans, apply twice, no gc");
+            assert_contiguous(c);
+        }
+    })
+    .join()
+    .unwrap();
+}
+
 #[test]
 fn one_call_records_every_phase_in_call_order() {
     let _rts = start_with(config());
@@ -56,14 +128,7 @@ fn one_call_records_every_phase_in_call_order() {
         for s in &spans {
             assert!(s.start <= s.end, "span {s:?} runs backwards");
         }
-        for w in spans.windows(2) {
-            assert!(
-                w[0].end <= w[1].start,
-                "spans overlap: {:?} then {:?}",
-                w[0],
-                w[1]
-            );
-        }
+        assert_contiguous(&spans);
         assert_eq!(probes::dropped(), 0);
     })
     .join()
@@ -125,14 +190,25 @@ fn nursery_exhaustion_records_gc_inside_rts_lock() {
                 Phase::MkInt,
                 "the call goes on after the gc"
             );
-            assert!(spans[i - 1].end <= spans[i].start);
+            assert_eq!(spans[i - 1].end, spans[i].start);
         }
-        let calls = phases(&spans)
-            .iter()
-            .filter(|&&p| p == Phase::TaskLookup)
-            .count();
-        assert_eq!(calls, 200);
+        let calls = calls(&spans);
+        assert_eq!(calls.len(), 200);
         assert_eq!(spans.len(), 200 * 12 + gcs.len());
+        for c in &calls {
+            if c.len() == 12 {
+                assert_eq!(phases(c), CALL_PHASES);
+            } else {
+                assert_eq!(phases(c), call_phases_with_gc(), "at most one gc per call");
+            }
+            assert_contiguous(c);
+        }
+        assert!(
+            gcs.len() < calls.len() / 4,
+            "gc only when the nursery runs out: {} gc spans in {} calls",
+            gcs.len(),
+            calls.len()
+        );
     })
     .join()
     .unwrap();
