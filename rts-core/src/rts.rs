@@ -560,7 +560,12 @@ impl Rts {
                 }
             }
             WaitPolicy::SpinPark => {
-                if c.acquire_spin_park() {
+                if !c.try_grab() {
+                    while !c.wait_lockfree() {
+                        if c.try_grab() {
+                            break;
+                        }
+                    }
                     c.stats.waits(1);
                 }
             }
