@@ -3,9 +3,9 @@
 //! report of what was actually done (requested target, whether the OS accepted it, and the CPU
 //! set the thread ended up allowed on).
 //!
-//! Extension point for NUMA: a node policy adds a [`PinPolicy`] variant and a [`PinTarget`]
-//! variant (both `#[non_exhaustive]`), a planning arm in [`PinPolicy::plan`] and an arm in
-//! [`apply`]. The report type stays the same, so driver output does not change shape.
+//! NUMA: [`PinPolicy::NodesRoundRobin`] / [`PinTarget::Node`] bind to a node's CPUs through
+//! [`crate::topology::bind`] (hwloc); the report type is the same, so driver output keeps its
+//! shape.
 
 use std::fmt;
 
@@ -21,6 +21,9 @@ pub enum PinPolicy {
     /// Thread `i` goes to the `i mod n`-th core the process may run on (core ids as
     /// `core_affinity` lists them), so more threads than cores wrap round-robin.
     CoresRoundRobin,
+    /// Thread `i` may run on any CPU of NUMA node `i mod n` (hwloc logical node numbers of this
+    /// machine, bound with hwloc cpubind; see [`crate::topology::bind`]).
+    NodesRoundRobin,
 }
 
 /// Where one thread should go.
@@ -31,6 +34,8 @@ pub enum PinTarget {
     Unpinned,
     /// Pin to this core id (an id from `core_affinity::get_core_ids`).
     Core(usize),
+    /// Bind to the CPUs of this NUMA node (hwloc logical index on this machine).
+    Node(u32),
 }
 
 /// What [`apply`] did on one thread.
@@ -53,6 +58,8 @@ pub struct PinReport {
 pub enum PinError {
     /// The policy needs core ids and the OS reported none for this process.
     NoCoresReported,
+    /// The policy needs the NUMA topology and hwloc could not provide it.
+    Topology(String),
 }
 
 impl fmt::Display for PinError {
@@ -61,6 +68,7 @@ impl fmt::Display for PinError {
             PinError::NoCoresReported => {
                 f.write_str("pinning to cores requested, but the OS reported no usable core ids")
             }
+            PinError::Topology(e) => write!(f, "pinning to NUMA nodes requested: {e}"),
         }
     }
 }
@@ -79,6 +87,14 @@ impl PinPolicy {
                 }
                 Ok(plan_round_robin(threads, &cores))
             }
+            PinPolicy::NodesRoundRobin => {
+                let host =
+                    crate::topology::bind::host().map_err(|e| PinError::Topology(e.to_string()))?;
+                let n = host.nodes.len() as u32;
+                Ok((0..threads as u32)
+                    .map(|i| PinTarget::Node(i % n))
+                    .collect())
+            }
         }
     }
 
@@ -87,6 +103,7 @@ impl PinPolicy {
         match self {
             PinPolicy::None => "none",
             PinPolicy::CoresRoundRobin => "cores-round-robin",
+            PinPolicy::NodesRoundRobin => "nodes-round-robin",
         }
     }
 }
@@ -126,12 +143,22 @@ pub fn apply(target: PinTarget) -> PinReport {
                 )
             }
         }
+        PinTarget::Node(node) => apply_node(node),
     };
     PinReport {
         target,
         applied,
         allowed_cpus: current_allowed_cpus(),
         error,
+    }
+}
+
+/// Bind the calling thread to NUMA node `node` of this machine: (applied, error).
+fn apply_node(node: u32) -> (bool, Option<String>) {
+    use crate::topology::bind::{ThreadPlacement, bind_current_thread, host};
+    match host().and_then(|m| bind_current_thread(m, ThreadPlacement::Node(node))) {
+        Ok(outcome) => (outcome.applied, outcome.skipped),
+        Err(e) => (false, Some(e.to_string())),
     }
 }
 
@@ -170,6 +197,23 @@ mod tests {
         let plan = plan_round_robin(5, &[3, 7]);
         let want = [3, 7, 3, 7, 3].map(PinTarget::Core);
         assert_eq!(plan, want);
+    }
+
+    #[test]
+    fn nodes_policy_binds_each_thread_to_its_node_cpus() {
+        let host = crate::topology::bind::host().unwrap();
+        let plan = PinPolicy::NodesRoundRobin.plan(3).unwrap();
+        let n = host.nodes.len() as u32;
+        assert_eq!(
+            plan,
+            (0..3).map(|i| PinTarget::Node(i % n)).collect::<Vec<_>>()
+        );
+        let report = std::thread::spawn(|| apply(PinTarget::Node(0)))
+            .join()
+            .unwrap();
+        assert!(report.applied, "{report:?}");
+        let want: Vec<usize> = host.nodes[0].cpus.iter().map(|&c| c as usize).collect();
+        assert_eq!(report.allowed_cpus, Some(want));
     }
 
     #[test]
