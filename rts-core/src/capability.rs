@@ -22,13 +22,12 @@ use std::marker::PhantomData;
 use std::ptr;
 use std::time::{Duration, Instant};
 
-use parking_lot_core::{DEFAULT_PARK_TOKEN, ParkResult, UnparkToken};
-
 use crate::nursery::Nursery;
 use crate::sched::RunQueue;
 use crate::stats::CapStats;
 use crate::sync::UnsafeCell;
 use crate::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use crate::sync::park::{self, DEFAULT_PARK_TOKEN, ParkResult, UnparkToken};
 use crate::task::Task;
 
 /// `state` bit: some task holds the capability.
@@ -40,7 +39,12 @@ pub const BARGE_BOUND: u32 = 64;
 /// How long a parked waiter sleeps before re-checking without being woken.
 pub const PARK_RECHECK: Duration = Duration::from_micros(200);
 /// Spin rounds before parking (each spins 2^round pause instructions, as parking_lot does).
+#[cfg(not(rts_loom))]
 const SPIN_ROUNDS: u32 = 6;
+/// One round of one yield under loom (STYLE.md R4): the spin is only a delay, and 63 yields per
+/// wait would swamp the model without exploring anything new.
+#[cfg(rts_loom)]
+const SPIN_ROUNDS: u32 = 1;
 /// Unpark token: the capability was handed to the woken task, which now holds it.
 const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
 /// Unpark token: woken to compete for the capability.
@@ -66,6 +70,9 @@ pub struct Capability {
     pub stats: CapStats,
     /// State of the GHC wait policy (`cap->lock`, `returning_tasks`).
     pub(crate) ghc: crate::ghc_wait::GhcCapState,
+    /// Loom models choose the barge bound and whether parks time out (see `loom_model`).
+    #[cfg(rts_loom)]
+    model: loom_model::Knobs,
 }
 
 // SAFETY: `owned` is only accessed through a CapabilityGuard, i.e. by the one thread holding the
@@ -103,7 +110,42 @@ impl Capability {
             }),
             stats: CapStats::default(),
             ghc: crate::ghc_wait::GhcCapState::default(),
+            #[cfg(rts_loom)]
+            model: loom_model::Knobs::default(),
         }
+    }
+
+    /// Releases that may barge before a hand-off: `BARGE_BOUND`, or the model's choice.
+    #[inline]
+    fn barge_bound(&self) -> u32 {
+        #[cfg(rts_loom)]
+        return self.model.barge_bound;
+        #[cfg(not(rts_loom))]
+        BARGE_BOUND
+    }
+
+    /// When a parked waiter re-checks on its own (`None`: only when woken; loom models only).
+    fn park_deadline(&self) -> Option<Instant> {
+        #[cfg(rts_loom)]
+        if !self.model.timed_parks {
+            return None;
+        }
+        Some(Instant::now() + PARK_RECHECK)
+    }
+
+    /// The `WaitPolicy::SpinPark` acquisition of this one capability, waiting as long as it
+    /// takes: grab, else spin and park until handed the capability or able to grab it.
+    /// Returns whether it had to wait.
+    pub(crate) fn acquire_spin_park(&self) -> bool {
+        if self.try_grab() {
+            return false;
+        }
+        while !self.wait_lockfree() {
+            if self.try_grab() {
+                break;
+            }
+        }
+        true
     }
 
     fn key(&self) -> usize {
@@ -195,13 +237,13 @@ impl Capability {
             self.state.fetch_and(!LOCKED, Ordering::SeqCst);
             return false;
         }
-        owned.barge_credit = BARGE_BOUND;
+        owned.barge_credit = self.barge_bound();
         let mut handed = false;
         let state = &self.state;
         // SAFETY: `key` is this capability's address, used only as a parking key; the callback
         // runs with the queue locked and does not park or unpark.
         unsafe {
-            parking_lot_core::unpark_one(self.key(), |r| {
+            park::unpark_one(self.key(), |r| {
                 if r.unparked_threads == 0 {
                     // Waiters all timed out meanwhile: plain release.
                     state.store(0, Ordering::SeqCst);
@@ -258,17 +300,17 @@ impl Capability {
                 state.fetch_and(!PARKED, Ordering::Relaxed);
             }
         };
-        let deadline = Instant::now() + PARK_RECHECK;
+        let deadline = self.park_deadline();
         // SAFETY: the key is this capability's address; validate/timed_out only touch `state`
         // and neither parks nor unparks.
         let r = unsafe {
-            parking_lot_core::park(
+            park::park(
                 self.key(),
                 validate,
                 || {},
                 timed_out,
                 DEFAULT_PARK_TOKEN,
-                Some(deadline),
+                deadline,
             )
         };
         match r {
@@ -338,6 +380,71 @@ impl Capability {
         // ORDERING: SeqCst: Release for the next holder (pairs with `try_grab`'s Acquire), and
         // ordered before the free-bitmap check as in `release_lockfree`.
         self.state.fetch_and(!LOCKED, Ordering::SeqCst);
+    }
+}
+
+/// Entry points for the loom models (`tests/loom_capability.rs`): the real acquire, park,
+/// hand-off and release code on one standalone capability, with the model's knobs.
+#[cfg(rts_loom)]
+#[doc(hidden)]
+pub mod loom_model {
+    use super::*;
+
+    /// What a model varies (STYLE.md R4: small numbers, so every branch is reached).
+    #[derive(Debug, Clone, Copy)]
+    pub struct Knobs {
+        /// Contended releases that barge before one hands off (production: `BARGE_BOUND`).
+        pub barge_bound: u32,
+        /// Whether a parked waiter re-checks on its own (production: always, `PARK_RECHECK`).
+        pub timed_parks: bool,
+    }
+
+    impl Default for Knobs {
+        fn default() -> Self {
+            Knobs {
+                barge_bound: 1,
+                timed_parks: true,
+            }
+        }
+    }
+
+    pub fn new_capability(knobs: Knobs) -> Capability {
+        let mut cap = Capability::new(0, 0, 0);
+        cap.model = knobs;
+        // SAFETY: `cap` is not shared yet; nobody else can reach `owned`.
+        cap.owned
+            .with_mut(|o| unsafe { (*o).barge_credit = knobs.barge_bound });
+        cap
+    }
+
+    /// `WaitPolicy::SpinPark` acquisition, as `Rts::acquire_specific` does it.
+    pub fn acquire_spin_park(cap: &Capability) -> CapabilityGuard<'_> {
+        cap.acquire_spin_park();
+        // SAFETY: acquired just above by this thread.
+        unsafe { cap.enter(ptr::null()) }
+    }
+
+    /// `WaitPolicy::SpinPark` release; true if handed directly to a parked waiter.
+    pub fn release_spin_park(g: CapabilityGuard<'_>) -> bool {
+        g.release_lockfree()
+    }
+
+    /// `WaitPolicy::Ghc` acquisition (`cap->lock`, FIFO of returning tasks, per-task condvar).
+    pub fn acquire_ghc(cap: &Capability) -> CapabilityGuard<'_> {
+        cap.acquire_ghc();
+        // SAFETY: acquired just above by this thread.
+        unsafe { cap.enter(ptr::null()) }
+    }
+
+    /// `WaitPolicy::Ghc` release (`releaseCapability_`).
+    pub fn release_ghc(g: CapabilityGuard<'_>) {
+        g.cap().release_ghc();
+    }
+
+    /// `(LOCKED, PARKED)` now.
+    pub fn state(cap: &Capability) -> (bool, bool) {
+        let s = cap.state.load(Ordering::SeqCst);
+        (s & LOCKED != 0, s & PARKED != 0)
     }
 }
 

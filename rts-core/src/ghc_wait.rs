@@ -9,9 +9,8 @@
 
 use std::collections::VecDeque;
 
-use parking_lot::{Condvar, Mutex};
-
 use crate::capability::Capability;
+use crate::sync::{Condvar, Mutex};
 
 /// A task sleeping in `waitForReturnCapability` (GHC: `task->lock`, `task->cond`, `task->wakeup`).
 #[derive(Debug, Default)]

@@ -12,6 +12,7 @@ use crate::heap::ClosurePtr;
 use crate::nursery::PinList;
 use crate::rts::Rts;
 use crate::sched::{SchedulerStatus, TsoStorage};
+use crate::sync::process_atomic::{AtomicUsize, Ordering};
 use crate::task::Task;
 
 /// Port of `MAX_SPARE_INCALLS` (`rts/Task.c`): bounds the per-Task free list.
@@ -123,8 +124,22 @@ pub(crate) fn push_incall(task: &Task, rts: *const Rts) -> NonNull<InCall> {
     ic
 }
 
+/// InCalls allocated and not yet freed, process-wide (on a stack, spare, or kept by a Task
+/// whose thread left mid-call). Cold paths only: the hot path reuses spares.
+static LIVE_INCALLS: AtomicUsize = AtomicUsize::new(0);
+
+/// InCalls allocated and not yet freed in this process (for leak checks).
+pub fn live_incalls() -> usize {
+    LIVE_INCALLS.load(Ordering::Relaxed)
+}
+
+fn incall_freed() {
+    LIVE_INCALLS.fetch_sub(1, Ordering::Relaxed);
+}
+
 #[cold]
 fn new_incall_cold(task: &Task) -> NonNull<InCall> {
+    LIVE_INCALLS.fetch_add(1, Ordering::Relaxed);
     NonNull::from(Box::leak(Box::new(InCall::new(NonNull::from(task)))))
 }
 
@@ -149,6 +164,7 @@ pub(crate) fn pop_incall(task: &Task) {
     } else {
         // SAFETY: `top` came from `Box::leak` in `new_incall_cold` and is now unreferenced.
         drop(unsafe { Box::from_raw(top) });
+        incall_freed();
     }
 }
 
@@ -159,6 +175,7 @@ pub(crate) fn free_spares(task: &Task) {
         // SAFETY: spare InCalls are owned by the task and referenced only by this list.
         let b = unsafe { Box::from_raw(ic.as_ptr()) };
         p = b.next;
+        incall_freed();
     }
     task.n_spare_incalls.set(0);
 }

@@ -560,12 +560,7 @@ impl Rts {
                 }
             }
             WaitPolicy::SpinPark => {
-                if !c.try_grab() {
-                    while !c.wait_lockfree() {
-                        if c.try_grab() {
-                            break;
-                        }
-                    }
+                if c.acquire_spin_park() {
                     c.stats.waits(1);
                 }
             }

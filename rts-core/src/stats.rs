@@ -6,8 +6,11 @@
 //! Task counts are process-wide and touched only on the cold create/free paths.
 
 #[cfg(feature = "stats")]
+use crate::sync::atomic::AtomicU64;
+use crate::sync::atomic::Ordering;
+#[cfg(feature = "stats")]
 use crate::sync::atomic::Ordering::Relaxed;
-use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::process_atomic;
 
 macro_rules! counters {
     ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
@@ -93,9 +96,10 @@ counters! {
     tsos_allocated,
 }
 
-static TASKS_CREATED: AtomicU64 = AtomicU64::new(0);
-static TASKS_FREED: AtomicU64 = AtomicU64::new(0);
-static TASKS_LEAKED: AtomicU64 = AtomicU64::new(0);
+// Process-wide (not modelled under loom): see `sync::process_atomic`.
+static TASKS_CREATED: process_atomic::AtomicU64 = process_atomic::AtomicU64::new(0);
+static TASKS_FREED: process_atomic::AtomicU64 = process_atomic::AtomicU64::new(0);
+static TASKS_LEAKED: process_atomic::AtomicU64 = process_atomic::AtomicU64::new(0);
 
 pub(crate) fn task_leaked() {
     TASKS_LEAKED.fetch_add(1, Ordering::Relaxed);

@@ -13,7 +13,8 @@ use std::ptr::{self, NonNull};
 use crate::error::CallInError;
 use crate::incall::InCall;
 use crate::stats;
-use crate::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use crate::sync::process_atomic;
 
 /// Where a Task last held a capability: the fast-path hint of `find_capability_for_task`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +52,11 @@ impl Task {
         self.incall.get().is_null()
     }
 
+    /// InCalls on this task's spare list (at most `MAX_SPARE_INCALLS`).
+    pub fn spare_incall_count(&self) -> usize {
+        self.n_spare_incalls.get()
+    }
+
     /// Depth of the InCall stack (nested call-ins).
     pub fn incall_depth(&self) -> usize {
         let mut n = 0;
@@ -84,7 +90,7 @@ impl Drop for TaskSlot {
     }
 }
 
-std::thread_local! {
+crate::sync::rts_thread_local! {
     static MY_TASK: TaskSlot = const { TaskSlot(Cell::new(ptr::null_mut())) };
 }
 
@@ -107,10 +113,10 @@ pub fn get_my_task() -> Result<NonNull<Task>, CallInError> {
 
 #[cold]
 fn new_task_cold() -> Result<NonNull<Task>, CallInError> {
-    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    static NEXT_ID: process_atomic::AtomicU64 = process_atomic::AtomicU64::new(1);
     let slot = registry().reserve();
     let task = Box::new(Task {
-        id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        id: NEXT_ID.fetch_add(1, process_atomic::Ordering::Relaxed),
         incall: Cell::new(ptr::null_mut()),
         spare_incalls: Cell::new(ptr::null_mut()),
         n_spare_incalls: Cell::new(0),
@@ -163,7 +169,11 @@ unsafe fn free_task(t: NonNull<Task>) {
 }
 
 /// Slots per registry segment.
+#[cfg(not(rts_loom))]
 const SEGMENT_SLOTS: usize = 64;
+/// One under loom (STYLE.md R4), so a model with two tasks appends a segment.
+#[cfg(rts_loom)]
+const SEGMENT_SLOTS: usize = 1;
 
 /// One fixed block of registry slots; segments are appended, never freed.
 struct Segment {
@@ -184,10 +194,21 @@ pub struct Registry {
 }
 
 impl Segment {
+    #[cfg(not(rts_loom))]
     const fn new() -> Segment {
         Segment {
             slots: [const { AtomicPtr::new(ptr::null_mut()) }; SEGMENT_SLOTS],
             taken: [const { AtomicUsize::new(0) }; SEGMENT_SLOTS],
+            next: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    /// FIXME(loom): loom atomics have no `const fn new`, so the loom registry is built lazily.
+    #[cfg(rts_loom)]
+    fn new() -> Segment {
+        Segment {
+            slots: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            taken: std::array::from_fn(|_| AtomicUsize::new(0)),
             next: AtomicPtr::new(ptr::null_mut()),
         }
     }
@@ -212,9 +233,13 @@ impl Registry {
         loop {
             for (si, seg) in self.segments().enumerate() {
                 for (i, taken) in seg.taken.iter().enumerate() {
+                    // ORDERING: Acquire pairs with the Release in `remove`: the slot's last
+                    // owner cleared `slots[i]` before freeing it, so our `publish` comes later
+                    // in that slot's modification order and cannot be overwritten by the
+                    // stale null (it would hide a live task from the registry).
                     if taken.load(Ordering::Relaxed) == 0
                         && taken
-                            .compare_exchange(0, 1, Ordering::Relaxed, Ordering::Relaxed)
+                            .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
                             .is_ok()
                     {
                         self.live.fetch_add(1, Ordering::Relaxed);
@@ -259,7 +284,8 @@ impl Registry {
     fn remove(&self, index: usize) {
         let (slot, taken) = self.slot(index);
         slot.store(ptr::null_mut(), Ordering::Relaxed);
-        taken.store(0, Ordering::Relaxed);
+        // ORDERING: Release pairs with the Acquire CAS in `reserve` (the slot's next owner).
+        taken.store(0, Ordering::Release);
         self.live.fetch_sub(1, Ordering::Relaxed);
     }
 
