@@ -9,6 +9,7 @@ use callin_bench::topology::Machine;
 use callin_bench::topology::experiment::{self, Placement, Plan};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rts_core::PolicySet;
+use rts_core::rts::ForeignNode;
 
 fn id(p: Placement) -> String {
     match p {
@@ -33,7 +34,7 @@ fn numa(c: &mut Criterion) {
                 eprintln!("numa/c_function/{label}/{}: not run: {why}", id(placement));
                 continue;
             }
-            experiment::init_for(&machine, placement, policy).expect("hs_init");
+            experiment::init_for(&machine, placement, policy, ForeignNode::Zero).expect("hs_init");
             g.bench_function(id(placement), |b| {
                 b.iter_custom(|iters| {
                     let plan = Plan {
@@ -41,6 +42,7 @@ fn numa(c: &mut Criterion) {
                         reps: 1,
                         access_bytes: 0,
                         access_steps: 0,
+                        foreign_node: ForeignNode::Zero,
                     };
                     let ns = experiment::drive(&machine, placement.nodes().0, threads, &plan)
                         .expect("driving c_function")

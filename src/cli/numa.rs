@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use callin_reports::schema::{NumaResults, NurseryAccess, SCHEMA_VERSION};
 use rts_core::PolicySet;
+use rts_core::rts::ForeignNode;
 
 use super::topology::write_json;
 use crate::topology::Machine;
@@ -23,6 +24,10 @@ pub struct NumaArgs {
     /// Repetitions per cell (median, min and max are reported).
     #[arg(long, default_value_t = 5)]
     pub reps: u32,
+    /// Node of an unpinned thread's Task: `zero` (GHC: node 0) or `where-bound` (the node its
+    /// thread is bound to, else the node of the CPU it first runs on).
+    #[arg(long, default_value = "zero", value_parser = ["zero", "where-bound"])]
+    pub foreign_node: String,
     /// Where to write the JSON.
     #[arg(long, default_value = "target/callin-bench/numa.json")]
     pub json: PathBuf,
@@ -39,6 +44,10 @@ pub fn main(args: &NumaArgs) -> anyhow::Result<()> {
         reps: args.reps,
         access_bytes: 64 << 20,
         access_steps: 2_000_000,
+        foreign_node: match args.foreign_node.as_str() {
+            "where-bound" => ForeignNode::WhereBound,
+            _ => ForeignNode::Zero,
+        },
     };
     let n = machine.nodes.len() as u32;
     println!(
@@ -65,6 +74,9 @@ pub fn main(args: &NumaArgs) -> anyhow::Result<()> {
     }
     if !rts_core::stats::ENABLED {
         notes.push("rts-core built without `stats`: no remote acquisition rate".into());
+    }
+    if plan.foreign_node == ForeignNode::WhereBound {
+        notes.push("Unpinned rows: a Task's node is where its thread is bound (--foreign-node where-bound), not GHC's node 0.".into());
     }
     let rows = run_rows(&machine, &plan, &mut notes)?;
     let nursery_access = run_access(&machine, &plan)?;

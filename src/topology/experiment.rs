@@ -25,7 +25,8 @@ pub enum Placement {
     /// Threads bound to node `thread` (and `rts_pinThreadToNumaNode(thread)`); every capability
     /// and nursery on node `caps`.
     Pinned { thread: u32, caps: u32 },
-    /// Threads left free, foreign Tasks on node 0 (GHC's default), capability `i` on `i mod n`.
+    /// Threads left free (their Tasks' node per the plan's `foreign_node`), capability `i` on
+    /// node `i mod n`.
     Unpinned,
 }
 
@@ -60,10 +61,11 @@ pub fn init_for(
     machine: &Machine,
     placement: Placement,
     policy: PolicySet,
+    foreign_node: ForeignNode,
 ) -> Result<&'static rts_core::Rts, TopologyError> {
     let threads = threads_for(machine);
     let map = placement.nodes().1.map(|n| vec![n; threads as usize]);
-    let numa = machine.numa_config(map, ForeignNode::Zero)?;
+    let numa = machine.numa_config(map, foreign_node)?;
     let config = Config {
         n_capabilities: threads,
         policy,
@@ -84,6 +86,8 @@ pub struct Plan {
     pub access_bytes: usize,
     /// Dependent loads per repetition.
     pub access_steps: u64,
+    /// Node of a Task whose thread never called `rts_pinThreadToNumaNode` (unpinned rows).
+    pub foreign_node: ForeignNode,
 }
 
 /// The two nodes compared: A = node 0, B = the node farthest from it (None on one node).
@@ -129,7 +133,7 @@ pub fn run_row(
 ) -> Result<(NumaRow, NurseryPages), TopologyError> {
     let threads = threads_for(machine);
     let (thread_node, cap_node) = placement.nodes();
-    let rts = init_for(machine, placement, policy)?;
+    let rts = init_for(machine, placement, policy, plan.foreign_node)?;
     let pages = nursery_page_nodes(machine, rts);
     let before = rts.stats().total();
     let result = drive(machine, thread_node, threads, plan);
