@@ -386,6 +386,13 @@ pub struct ProfileConfig {
     /// Sum of the per-phase means per call (ns); compare with `end_to_end_ns`. Each phase's
     /// `share` is its mean divided by this sum.
     pub phase_sum_ns: Option<f64>,
+    /// `phase_sum_ns` with the calibrated probe cost taken off each span (ns).
+    #[serde(default)]
+    pub phase_sum_corrected_ns: Option<f64>,
+    /// Mean end-to-end time of the same calls on threads that do not record probes (ns);
+    /// `end_to_end_ns` minus this is what the probes add to a call.
+    #[serde(default)]
+    pub end_to_end_unprobed_ns: Option<f64>,
     /// Why this configuration was not profiled.
     pub skipped: Option<String>,
 }
@@ -399,8 +406,20 @@ pub struct PhaseProfile {
     pub ns_median: Option<f64>,
     /// 99th percentile time in this phase per call (ns).
     pub ns_p99: Option<f64>,
-    /// This phase's median / sum of all phase medians, in `[0, 1]`.
+    /// This phase's mean / `phase_sum_ns` (means: see `end_to_end_ns`), in `[0, 1]`.
     pub share: Option<f64>,
+    /// Mean time in this phase per call, over all calls (ns; its term in `phase_sum_ns`).
+    #[serde(default)]
+    pub ns_mean: Option<f64>,
+    /// `ns_median` with the calibrated probe cost taken off per span, clamped at 0 (ns).
+    #[serde(default)]
+    pub ns_median_corrected: Option<f64>,
+    /// `ns_mean` with the calibrated probe cost taken off per span, clamped at 0 (ns).
+    #[serde(default)]
+    pub ns_mean_corrected: Option<f64>,
+    /// The probe-cost correction exceeded the raw figure (the corrected one is clamped at 0).
+    #[serde(default)]
+    pub correction_exceeds_raw: bool,
     /// Where the time figures came from.
     pub time_source: Source,
     /// Counters per call in this phase (phase-isolated batches, divided per operation).

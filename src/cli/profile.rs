@@ -241,11 +241,11 @@ pub struct ProbeSetup {
 #[cfg(feature = "probes")]
 fn probe_setup(
     env: &ProfileEnvironment,
-    args: &ProfileArgs,
+    _args: &ProfileArgs,
     results: &mut ProfileResults,
 ) -> anyhow::Result<Option<ProbeSetup>> {
     use crate::profile::tsc::{self, ClockSource, TscRead};
-    let (ticks_per_ns, source, read_ns) = if rts_core::probes::clock_is_tsc() {
+    let (ticks_per_ns, source) = if rts_core::probes::clock_is_tsc() {
         let tpn = match env.clock.source() {
             ClockSource::Tsc(_) => env.clock.ticks_per_ns(),
             ClockSource::Instant => {
@@ -261,27 +261,24 @@ fn probe_setup(
                 .map_or(1.0, |c| c.ticks_per_ns)
             }
         };
-        let read = env
-            .read_costs
-            .iter()
-            .find(|c| c.source == ClockSource::Tsc(TscRead::Rdtsc))
-            .map_or(0.0, |c| c.amortised_ns);
         results.tsc_hz = Some(tpn * 1e9);
-        (tpn, Source::ProbeTsc, read)
+        (tpn, Source::ProbeTsc)
     } else {
-        (1.0, Source::ProbeInstant, 0.0)
+        (1.0, Source::ProbeInstant)
     };
-    start_rts(PolicySet::lockfree(), 1)?;
-    let cost =
-        crate::profile::insitu::calibrate_probe_cost(args.calls.min(50_000), ticks_per_ns, read_ns);
-    rts_core::hs_exit();
+    let cost = crate::profile::insitu::calibrate_probe_cost(ticks_per_ns);
+    let reps: Vec<String> = cost
+        .repetition_medians_ns
+        .iter()
+        .map(|m| format!("{m:.2}"))
+        .collect();
     println!(
-        "probe cost: {:.1} ns per boundary = clock read {:.1} ns + span store ({:.1} ns/call recording vs {:.1} ns/call idle over {} boundaries/call; lockfree, 1 thread, 1 cap)",
+        "probe cost: {:.2} ns per boundary (one clock read + one span store), min of the medians [{}] ns of {} repetitions x {} samples x {} back-to-back boundaries",
         cost.per_boundary_ns,
-        cost.clock_read_ns,
-        cost.recording_call_ns,
-        cost.idle_call_ns,
-        cost.boundaries_per_call
+        reps.join(", "),
+        reps.len(),
+        cost.samples_per_repetition,
+        cost.boundaries_per_sample
     );
     results.probe_overhead_ns_per_boundary = Some(cost.per_boundary_ns);
     Ok(Some(ProbeSetup {
@@ -334,6 +331,8 @@ fn profile_config(
         phases: Vec::new(),
         end_to_end_ns: None,
         phase_sum_ns: None,
+        phase_sum_corrected_ns: None,
+        end_to_end_unprobed_ns: None,
         skipped: None,
     };
     match probes {
@@ -343,7 +342,12 @@ fn profile_config(
                 "profile: {label}, {threads} thread(s) on {caps} cap(s): {} probed calls per thread",
                 args.calls
             );
-            let run = crate::profile::insitu::run(threads, args.calls, p.ticks_per_ns)?;
+            let run = crate::profile::insitu::run(
+                threads,
+                args.calls,
+                p.ticks_per_ns,
+                p.cost.per_boundary_ns,
+            )?;
             anyhow::ensure!(
                 run.wrong_results == 0,
                 "{} wrong results",
@@ -352,29 +356,23 @@ fn profile_config(
             let b = &run.breakdown;
             cfg.end_to_end_ns = Some(b.end_to_end_mean_ns);
             cfg.phase_sum_ns = Some(b.phase_sum_ns);
+            cfg.phase_sum_corrected_ns = Some(b.corrected_phase_sum_ns);
+            cfg.end_to_end_unprobed_ns = Some(run.unprobed.mean_ns);
             for s in &b.phases {
                 cfg.phases.push(PhaseProfile {
                     phase: s.phase,
                     ns_median: Some(s.ns_median),
                     ns_p99: Some(s.ns_p99),
                     share: Some(s.share),
+                    ns_mean: Some(s.sum_term_ns),
+                    ns_median_corrected: Some(s.corrected_median_ns),
+                    ns_mean_corrected: Some(s.corrected_sum_term_ns),
+                    correction_exceeds_raw: s.correction_exceeds_raw,
                     time_source: p.source,
                     counters: iso_of(s.phase).map_or(Vec::new(), |r| counter_values(&r.per_op)),
                 });
             }
-            println!(
-                "\n{label}, {threads} thread(s), {caps} cap(s): {} calls, end-to-end mean {:.1} ns (median {:.1}, p99 {:.1}); phase sum (of means) {:.1} ns; gap {:+.1} % of end-to-end; median per-call span sum {:.1} ns; {} boundaries/call; {} spans dropped; {} calls above p99 left out of the means",
-                b.calls,
-                b.end_to_end_mean_ns,
-                b.end_to_end_median_ns,
-                b.end_to_end_p99_ns,
-                b.phase_sum_ns,
-                b.gap_pct,
-                b.per_call_sum_median_ns,
-                b.boundaries_per_call,
-                run.dropped_spans,
-                b.trimmed_calls
-            );
+            print_run_summary(label, caps, &run);
         }
         _ => {
             let _ = args;
@@ -385,6 +383,10 @@ fn profile_config(
                     ns_median: Some(r.wall_ns_per_op),
                     ns_p99: None,
                     share: None,
+                    ns_mean: None,
+                    ns_median_corrected: None,
+                    ns_mean_corrected: None,
+                    correction_exceeds_raw: false,
                     time_source: Source::Driver,
                     counters: counter_values(&r.per_op),
                 });
@@ -395,6 +397,56 @@ fn profile_config(
         }
     }
     Ok(cfg)
+}
+
+/// The in-situ run's end-to-end, agreement and inflation figures, before its table.
+#[cfg(feature = "probes")]
+fn print_run_summary(label: &str, caps: u32, run: &crate::profile::insitu::InSituRun) {
+    let b = &run.breakdown;
+    let u = &run.unprobed;
+    println!(
+        "\n{label}, {} thread(s), {caps} cap(s): {} probed calls ({} rounds, interleaved with as many unprobed); {} boundaries/call; {} spans dropped; {} calls above p99 left out of the means",
+        run.threads,
+        b.calls,
+        crate::profile::insitu::ROUNDS,
+        b.boundaries_per_call,
+        run.dropped_spans,
+        b.trimmed_calls
+    );
+    println!(
+        "  end-to-end probed   mean {:.1} ns (median {:.1}, p99 {:.1}); phase sum {:.1} ns = {:.1} % of it (gap {:+.1} %: stub code before rts_lock / after rts_unlock, driver clock read)",
+        b.end_to_end_mean_ns,
+        b.end_to_end_median_ns,
+        b.end_to_end_p99_ns,
+        b.phase_sum_ns,
+        b.phase_sum_ns / b.end_to_end_mean_ns * 100.0,
+        b.gap_pct
+    );
+    println!(
+        "  end-to-end unprobed mean {:.1} ns (median {:.1}, p99 {:.1}; threads not recording); probes inflate the call by {:+.1} ns ({:+.1} %, {:.2} ns per boundary)",
+        u.mean_ns,
+        u.median_ns,
+        u.p99_ns,
+        run.inflation_ns,
+        run.inflation_pct,
+        run.inflation_per_boundary_ns
+    );
+    println!(
+        "  corrected phase sum {:.1} ns ({:.2} ns off each span) = {:.1} % of the unprobed mean (gap {:+.1} %)",
+        b.corrected_phase_sum_ns,
+        b.boundary_ns,
+        b.corrected_phase_sum_ns / u.mean_ns * 100.0,
+        run.corrected_gap_pct
+    );
+    if run.inflation_per_boundary_ns < b.boundary_ns {
+        println!(
+            "  the corrected figures are lower bounds: the calibrated cost ({:.2} ns, boundaries back to back) exceeds what a boundary adds in situ ({:.2} ns), where the clock read overlaps the call's own work",
+            b.boundary_ns, run.inflation_per_boundary_ns
+        );
+    }
+    println!(
+        "  Note: spans are contiguous from rts_lock's entry to rts_unlock's exit; the C stub's code and the FFI call between two rts_* calls are in the phase that follows them."
+    );
 }
 
 fn fmt_opt(v: Option<f64>, width: usize) -> String {
@@ -418,8 +470,8 @@ fn print_config(
         })
         .unwrap_or_default();
     let mut head = format!(
-        "{:<14} {:>9} {:>9} {:>9} {:>6} {:<13}",
-        "phase", "ns mean", "ns med", "ns p99", "share", "time source"
+        "{:<14} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6} {:<13}",
+        "phase", "ns mean", "ns med", "ns p99", "corr mean", "corr med ", "share", "time source"
     );
     for n in &names {
         head += &format!(" {:>16}", format!("{n}/op"));
@@ -427,12 +479,15 @@ fn print_config(
     head += &format!(" {:>10}  counters source", "Ir/op");
     println!("{head}");
     for p in &cfg.phases {
+        let flag = if p.correction_exceeds_raw { "*" } else { " " };
         let mut line = format!(
-            "{:<14} {} {} {} {:>6} {:<13}",
+            "{:<14} {} {} {} {}{flag} {}{flag} {:>6} {:<13}",
             p.phase.name(),
-            fmt_opt(cfg.phase_sum_ns.zip(p.share).map(|(sum, sh)| sum * sh), 9),
+            fmt_opt(p.ns_mean, 9),
             fmt_opt(p.ns_median, 9),
             fmt_opt(p.ns_p99, 9),
+            fmt_opt(p.ns_mean_corrected, 8),
+            fmt_opt(p.ns_median_corrected, 8),
             p.share
                 .map_or("-".to_owned(), |s| format!("{:.1}%", s * 100.0)),
             p.time_source.label()
@@ -465,9 +520,14 @@ fn print_config(
     }
     if let (Some(e2e), Some(sum)) = (cfg.end_to_end_ns, cfg.phase_sum_ns) {
         println!(
-            "{:<14} {e2e:>9.1}  (phase sum {sum:>.1} ns = {:.1} % of end-to-end; probe cost {:.1} ns/boundary included in the spans)",
-            "end-to-end",
+            "{:<14} {sum:>9.1} {:>19} {:>9}  (= {:.1} % of the probed end-to-end mean {e2e:.1} ns)",
+            "phase sum",
+            "",
+            fmt_opt(cfg.phase_sum_corrected_ns, 9),
             sum / e2e * 100.0,
+        );
+        println!(
+            "  corr = minus {:.2} ns (calibrated probe cost) per span; * = the correction exceeds the raw figure (clamped at 0)",
             probes.map_or(0.0, probe_cost_ns)
         );
     }

@@ -16,9 +16,19 @@
 //!   µs when other processes share the cores) would otherwise dominate a mean of ~200 ns calls,
 //!   while calls that collected stay in, so `gc` keeps its amortised cost;
 //! - `share` is a phase's mean divided by the phase sum;
-//! - the gap is `(end_to_end_mean - phase_sum) / end_to_end_mean`, in %: positive when the
-//!   glue between probed phases (C stub, argument checks, the driver's own clock reads) is not
-//!   covered by any span.
+//! - the gap is `(end_to_end_mean - phase_sum) / end_to_end_mean`, in %. The probes' spans
+//!   are contiguous from `rts_lock`'s entry to `rts_unlock`'s exit (Note [contiguous spans] in
+//!   `rts_core::probes`: the glue between two `rts_*` calls is in the phase that follows it), so
+//!   the gap is what lies outside them: the stub's code before `rts_lock` and after
+//!   `rts_unlock`, and the driver's own clock read;
+//! - overhead correction: each span holds one probe boundary (the clock read closing it and
+//!   the store of the span before it), calibrated alone as `boundary_ns`. A phase's corrected
+//!   figure is its per-call time minus `boundary_ns` per span it has in that call (`apply`
+//!   has two), so a corrected median is the median of the corrected per-call values and a
+//!   corrected mean is the raw mean minus the mean span count times `boundary_ns`. The
+//!   statistic, not each span, is clamped at 0 (clamping 10 ns-quantised spans one by one
+//!   would bias every short phase upwards) and flagged when the correction exceeds the raw
+//!   value: that phase is below what the probes can resolve.
 
 use callin_reports::schema::Phase;
 use serde::Serialize;
@@ -45,6 +55,14 @@ pub struct PhaseStats {
     pub share: f64,
     /// Calls in which the phase occurred.
     pub calls_with: u64,
+    /// Mean spans of this phase per call that had it (`apply`: 2).
+    pub spans_per_call: f64,
+    /// `ns_median` with `boundary_ns` taken off per span, clamped at 0.
+    pub corrected_median_ns: f64,
+    /// `sum_term_ns` with `boundary_ns` taken off per span, clamped at 0.
+    pub corrected_sum_term_ns: f64,
+    /// The correction exceeded the raw median or mean (clamped to 0).
+    pub correction_exceeds_raw: bool,
 }
 
 /// The breakdown of a set of calls.
@@ -55,6 +73,10 @@ pub struct Breakdown {
     pub phases: Vec<PhaseStats>,
     /// Σ of the phase terms (ns).
     pub phase_sum_ns: f64,
+    /// Cost of one probe boundary taken off each span in the corrected figures (ns).
+    pub boundary_ns: f64,
+    /// Σ of the corrected phase terms (ns): the probed part of the call without probe cost.
+    pub corrected_phase_sum_ns: f64,
     /// Median of the per-call sum of all spans (ns), for reference.
     pub per_call_sum_median_ns: f64,
     /// Median end-to-end time of one call (ns), same clock.
@@ -83,13 +105,24 @@ pub fn split_calls(spans: &[PhaseSpan]) -> Vec<&[PhaseSpan]> {
         .collect()
 }
 
-/// Per-phase ns of one call, indexed like `Phase::ALL`; `None` where the phase did not occur.
-fn call_phase_ns(call: &[PhaseSpan], ticks_per_ns: f64) -> [Option<f64>; 12] {
-    let mut out = [None; 12];
+/// One phase in one call: its total ns and how many spans it had.
+#[derive(Debug, Clone, Copy)]
+struct PhaseInCall {
+    ns: f64,
+    spans: u32,
+}
+
+/// Per-phase time of one call, indexed like `Phase::ALL`; `None` where the phase did not occur.
+fn call_phase_ns(call: &[PhaseSpan], ticks_per_ns: f64) -> [Option<PhaseInCall>; 12] {
+    let mut out: [Option<PhaseInCall>; 12] = [None; 12];
     for s in call {
         let i = Phase::ALL.iter().position(|&p| p == s.phase).unwrap_or(0);
         let ns = s.end.saturating_sub(s.start) as f64 / ticks_per_ns;
-        out[i] = Some(out[i].unwrap_or(0.0) + ns);
+        let prev = out[i].unwrap_or(PhaseInCall { ns: 0.0, spans: 0 });
+        out[i] = Some(PhaseInCall {
+            ns: prev.ns + ns,
+            spans: prev.spans + 1,
+        });
     }
     out
 }
@@ -117,9 +150,15 @@ fn sorted(mut v: Vec<f64>) -> Vec<f64> {
 }
 
 /// Build the breakdown from calls (each a slice of spans) and the end-to-end tick count of
-/// every call, converting with `ticks_per_ns`.
-pub fn breakdown(calls: &[&[PhaseSpan]], end_to_end_ticks: &[u64], ticks_per_ns: f64) -> Breakdown {
-    let per_call: Vec<[Option<f64>; 12]> = calls
+/// every call, converting with `ticks_per_ns`; corrected figures take `boundary_ns` off each
+/// span (module docs).
+pub fn breakdown(
+    calls: &[&[PhaseSpan]],
+    end_to_end_ticks: &[u64],
+    ticks_per_ns: f64,
+    boundary_ns: f64,
+) -> Breakdown {
+    let per_call: Vec<[Option<PhaseInCall>; 12]> = calls
         .iter()
         .map(|c| call_phase_ns(c, ticks_per_ns))
         .collect();
@@ -128,82 +167,127 @@ pub fn breakdown(calls: &[&[PhaseSpan]], end_to_end_ticks: &[u64], ticks_per_ns:
         .map(|&t| t as f64 / ticks_per_ns)
         .collect();
     let keep = untrimmed(&per_call, &e2e_all);
-    let n = keep.iter().filter(|&&k| k).count().max(1) as f64;
-    let mut phases = Vec::new();
-    for (i, &phase) in Phase::ALL.iter().enumerate() {
-        let present = sorted(per_call.iter().filter_map(|c| c[i]).collect());
-        if present.is_empty() {
-            continue;
-        }
-        let ns_median = quantile(&present, 0.5);
-        let kept: f64 = per_call
-            .iter()
-            .zip(&keep)
-            .filter_map(|(c, &k)| if k { c[i] } else { None })
-            .sum();
-        let sum_term_ns = kept / n;
-        phases.push(PhaseStats {
-            phase,
-            ns_median,
-            ns_p99: quantile(&present, 0.99),
-            sum_term_ns,
-            share: 0.0,
-            calls_with: present.len() as u64,
-        });
-    }
-    let phase_sum_ns: f64 = phases.iter().map(|p| p.sum_term_ns).sum();
-    for p in &mut phases {
-        p.share = if phase_sum_ns > 0.0 {
-            p.sum_term_ns / phase_sum_ns
-        } else {
-            0.0
-        };
-    }
-    let per_call_sum = sorted(
-        per_call
-            .iter()
-            .map(|c| c.iter().flatten().sum::<f64>())
-            .collect(),
-    );
-    let e2e = sorted(
-        end_to_end_ticks
-            .iter()
-            .map(|&t| t as f64 / ticks_per_ns)
-            .collect(),
-    );
-    let e2e_median = quantile(&e2e, 0.5);
-    let e2e_mean = e2e_all
-        .iter()
-        .zip(&keep)
-        .filter_map(|(&v, &k)| k.then_some(v))
-        .sum::<f64>()
-        / n;
-    let bounds = sorted(calls.iter().map(|c| boundaries(c) as f64).collect());
-    Breakdown {
+    let phases: Vec<PhaseStats> = (0..Phase::ALL.len())
+        .filter_map(|i| phase_stats(i, &per_call, &keep, boundary_ns))
+        .collect();
+    let mut b = Breakdown {
         calls: calls.len() as u64,
+        phase_sum_ns: phases.iter().map(|p| p.sum_term_ns).sum(),
+        boundary_ns,
+        corrected_phase_sum_ns: phases.iter().map(|p| p.corrected_sum_term_ns).sum(),
         phases,
-        phase_sum_ns,
-        per_call_sum_median_ns: quantile(&per_call_sum, 0.5),
-        end_to_end_median_ns: e2e_median,
-        end_to_end_mean_ns: e2e_mean,
-        end_to_end_p99_ns: quantile(&e2e, 0.99),
-        gap_pct: if e2e_mean > 0.0 {
-            (e2e_mean - phase_sum_ns) / e2e_mean * 100.0
-        } else {
-            0.0
-        },
+        per_call_sum_median_ns: quantile(
+            &sorted(
+                per_call
+                    .iter()
+                    .map(|c| c.iter().flatten().map(|p| p.ns).sum::<f64>())
+                    .collect(),
+            ),
+            0.5,
+        ),
+        end_to_end_median_ns: 0.0,
+        end_to_end_mean_ns: kept_mean(&e2e_all, &keep),
+        end_to_end_p99_ns: 0.0,
+        gap_pct: 0.0,
         trimmed_calls: keep.iter().filter(|&&k| !k).count() as u64,
-        boundaries_per_call: quantile(&bounds, 0.5),
+        boundaries_per_call: quantile(
+            &sorted(calls.iter().map(|c| boundaries(c) as f64).collect()),
+            0.5,
+        ),
+    };
+    let e2e = sorted(e2e_all);
+    b.end_to_end_median_ns = quantile(&e2e, 0.5);
+    b.end_to_end_p99_ns = quantile(&e2e, 0.99);
+    b.gap_pct = gap_pct(b.end_to_end_mean_ns, b.phase_sum_ns);
+    let sum = b.phase_sum_ns;
+    for p in &mut b.phases {
+        p.share = if sum > 0.0 { p.sum_term_ns / sum } else { 0.0 };
+    }
+    b
+}
+
+/// `(end_to_end - part) / end_to_end * 100`, 0 for an empty end-to-end.
+pub fn gap_pct(end_to_end: f64, part: f64) -> f64 {
+    if end_to_end > 0.0 {
+        (end_to_end - part) / end_to_end * 100.0
+    } else {
+        0.0
     }
 }
 
+/// Mean of the kept values (1 as the divisor when none are kept).
+fn kept_mean(values: &[f64], keep: &[bool]) -> f64 {
+    let n = keep.iter().filter(|&&k| k).count().max(1) as f64;
+    values
+        .iter()
+        .zip(keep)
+        .filter_map(|(&v, &k)| k.then_some(v))
+        .sum::<f64>()
+        / n
+}
+
+/// Figures of phase `i` (index into `Phase::ALL`); `None` if it never occurred.
+fn phase_stats(
+    i: usize,
+    per_call: &[[Option<PhaseInCall>; 12]],
+    keep: &[bool],
+    boundary_ns: f64,
+) -> Option<PhaseStats> {
+    let present: Vec<PhaseInCall> = per_call.iter().filter_map(|c| c[i]).collect();
+    if present.is_empty() {
+        return None;
+    }
+    let raw = sorted(present.iter().map(|p| p.ns).collect());
+    let corrected = sorted(
+        present
+            .iter()
+            .map(|p| p.ns - f64::from(p.spans) * boundary_ns)
+            .collect(),
+    );
+    let n = keep.iter().filter(|&&k| k).count().max(1) as f64;
+    let kept = per_call
+        .iter()
+        .zip(keep)
+        .filter_map(|(c, &k)| c[i].filter(|_| k));
+    let (kept_ns, kept_spans) = kept.fold((0.0, 0.0), |(ns, sp), p| {
+        (ns + p.ns, sp + f64::from(p.spans))
+    });
+    let sum_term_ns = kept_ns / n;
+    let corrected_median = quantile(&corrected, 0.5);
+    let corrected_term = sum_term_ns - kept_spans / n * boundary_ns;
+    Some(PhaseStats {
+        phase: Phase::ALL[i],
+        ns_median: quantile(&raw, 0.5),
+        ns_p99: quantile(&raw, 0.99),
+        sum_term_ns,
+        share: 0.0,
+        calls_with: present.len() as u64,
+        spans_per_call: present.iter().map(|p| f64::from(p.spans)).sum::<f64>()
+            / present.len() as f64,
+        corrected_median_ns: corrected_median.max(0.0),
+        corrected_sum_term_ns: corrected_term.max(0.0),
+        correction_exceeds_raw: corrected_median < 0.0 || corrected_term < 0.0,
+    })
+}
+
+/// The probe-cost estimate from repeated timing: the median of each repetition's samples (per
+/// boundary), then the smallest of those medians (the repetition least disturbed by other
+/// work). `None` without samples.
+pub fn min_of_medians(repetitions: &[Vec<f64>]) -> Option<f64> {
+    repetitions
+        .iter()
+        .filter(|r| !r.is_empty())
+        .map(|r| quantile(&sorted(r.clone()), 0.5))
+        .min_by(f64::total_cmp)
+}
+
 /// Which calls enter the means: end-to-end minus the call's `gc` span at most its p99.
-fn untrimmed(per_call: &[[Option<f64>; 12]], e2e_ns: &[f64]) -> Vec<bool> {
+fn untrimmed(per_call: &[[Option<PhaseInCall>; 12]], e2e_ns: &[f64]) -> Vec<bool> {
     let gc = Phase::ALL.len() - 1;
     let key: Vec<f64> = e2e_ns
         .iter()
         .enumerate()
-        .map(|(i, &e)| e - per_call.get(i).and_then(|c| c[gc]).unwrap_or(0.0))
+        .map(|(i, &e)| e - per_call.get(i).and_then(|c| c[gc]).map_or(0.0, |p| p.ns))
         .collect();
     let limit = quantile(&sorted(key.clone()), 0.99);
     key.iter().map(|&k| k <= limit).collect()
@@ -243,7 +327,7 @@ mod tests {
     fn phases_sum_per_call_and_gc_is_amortised() {
         let s = sample();
         let calls = split_calls(&s);
-        let b = breakdown(&calls, &[60, 260], 2.0);
+        let b = breakdown(&calls, &[60, 260], 2.0, 0.0);
         let get = |p| b.phases.iter().find(|s| s.phase == p).unwrap();
         assert_eq!(get(Phase::Apply).ns_median, 10.0, "two apply spans add up");
         assert_eq!(get(Phase::Gc).ns_median, 100.0);
@@ -260,6 +344,58 @@ mod tests {
             b.boundaries_per_call, 5.0,
             "chained spans share a timestamp"
         );
+    }
+
+    #[test]
+    fn correction_takes_one_boundary_off_each_span() {
+        let s = sample();
+        let calls = split_calls(&s);
+        let b = breakdown(&calls, &[60, 260], 2.0, 3.0);
+        let get = |p| b.phases.iter().find(|s| s.phase == p).unwrap();
+        let apply = get(Phase::Apply);
+        assert_eq!(apply.spans_per_call, 2.0);
+        assert_eq!(
+            apply.corrected_median_ns,
+            10.0 - 2.0 * 3.0,
+            "two spans, two boundaries"
+        );
+        assert_eq!(apply.corrected_sum_term_ns, 4.0);
+        assert_eq!(get(Phase::TaskLookup).corrected_median_ns, 7.0);
+        let gc = get(Phase::Gc);
+        assert_eq!(gc.corrected_median_ns, 97.0);
+        assert_eq!(
+            gc.corrected_sum_term_ns,
+            50.0 - 0.5 * 3.0,
+            "amortised over all calls"
+        );
+        assert!(b.phases.iter().all(|p| !p.correction_exceeds_raw));
+        assert_eq!(b.corrected_phase_sum_ns, 4.0 + 7.0 + 48.5);
+        assert_eq!(b.phase_sum_ns, 70.0, "raw figures are untouched");
+    }
+
+    #[test]
+    fn a_correction_larger_than_the_phase_clamps_and_flags() {
+        let s = sample();
+        let calls = split_calls(&s);
+        let b = breakdown(&calls, &[60, 260], 2.0, 6.0);
+        let apply = b.phases.iter().find(|s| s.phase == Phase::Apply).unwrap();
+        assert_eq!(apply.corrected_median_ns, 0.0);
+        assert_eq!(apply.corrected_sum_term_ns, 0.0);
+        assert!(apply.correction_exceeds_raw);
+        let tl = b
+            .phases
+            .iter()
+            .find(|s| s.phase == Phase::TaskLookup)
+            .unwrap();
+        assert_eq!(tl.corrected_median_ns, 4.0);
+        assert!(!tl.correction_exceeds_raw);
+    }
+
+    #[test]
+    fn calibration_takes_the_smallest_median() {
+        let reps = vec![vec![9.0, 12.0, 30.0], vec![10.0, 10.5, 11.0], vec![]];
+        assert_eq!(min_of_medians(&reps), Some(10.5));
+        assert_eq!(min_of_medians(&[]), None);
     }
 
     #[test]

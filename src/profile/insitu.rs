@@ -1,10 +1,17 @@
 //! In-situ probe runs (feature `probes`): owns driving the real compiled `c_function` from N
 //! pinned threads with `rts_core::probes` recording, timing each call end to end with the
-//! probes' own clock, and calibrating the probe's cost per boundary.
+//! probes' own clock, the same calls on threads that do not record (how much the probes
+//! inflate a call), and calibrating the probe's cost per boundary.
 //!
 //! Own threads rather than `crate::driver`: recording must start and stop *on each driver
 //! thread* around its calls, which the driver's hooks (run on the main thread) cannot do.
 //! Threads are pinned round-robin (`crate::pin`) and released together by a barrier.
+//!
+//! Note [probe inflation]: a run alternates [`ROUNDS`] rounds of recording threads and
+//! rounds of threads that never call `start_recording` (their boundaries are one thread-local
+//! load and a branch, no clock read), pooling the calls of each kind, so drift over the run
+//! (frequency, neighbours on the host) hits both alike. The inflation is the difference of the
+//! trimmed end-to-end means.
 
 use std::sync::Barrier;
 
@@ -20,6 +27,16 @@ pub const WARMUP_CALLS: u64 = 100;
 /// Spans reserved per call: 12 phases, one possible `gc`, one spare.
 const SPANS_PER_CALL: usize = 14;
 
+/// Alternating rounds of unprobed and recording threads per run (Note [probe inflation]).
+pub const ROUNDS: usize = 3;
+
+/// Boundaries timed back to back per calibration sample.
+pub const CALIBRATION_BOUNDARIES: usize = 10_000;
+/// Samples per calibration repetition (their median is the repetition's figure).
+pub const CALIBRATION_SAMPLES: usize = 15;
+/// Calibration repetitions (the smallest median is the probe cost).
+pub const CALIBRATION_REPETITIONS: usize = 7;
+
 /// What one thread recorded.
 struct ThreadRecord {
     spans: Vec<Span>,
@@ -34,6 +51,17 @@ pub struct InSituRun {
     pub threads: u32,
     pub calls_per_thread: u64,
     pub breakdown: Breakdown,
+    /// The same calls on threads that never record (Note [probe inflation]).
+    pub unprobed: EndToEnd,
+    /// `breakdown.end_to_end_mean_ns - unprobed.mean_ns`: what recording adds to a call (ns).
+    pub inflation_ns: f64,
+    /// `inflation_ns` over the unprobed mean, in %.
+    pub inflation_pct: f64,
+    /// `inflation_ns` per probe boundary of a call (compare with the calibrated cost).
+    pub inflation_per_boundary_ns: f64,
+    /// `(unprobed mean - corrected phase sum) / unprobed mean`, in %: how far the phases with
+    /// the probe cost taken off fall short of the unprobed call.
+    pub corrected_gap_pct: f64,
     /// Spans lost to full buffers (all threads); 0 unless the buffer sizing is wrong.
     pub dropped_spans: u64,
     /// Calls whose result was not `x + 1`.
@@ -55,23 +83,24 @@ fn to_phase(s: &Span) -> PhaseSpan {
     }
 }
 
-/// One thread: warm up, record `calls` calls with end-to-end ticks, stop.
+/// One thread: warm up, make `calls` calls with end-to-end ticks, recording probes if asked.
 fn record_thread(index: usize, calls: u64, recording: bool) -> ThreadRecord {
     let base = (index as i64) << 40;
     for i in 0..WARMUP_CALLS as i64 {
         std::hint::black_box(call(base - 1 - i));
     }
-    let mut e2e = Vec::with_capacity(calls as usize);
+    // Written through before the timed loop, so storing a call's time never page-faults.
+    let mut e2e = vec![u64::MAX; calls as usize];
     if recording {
         probes::start_recording(calls as usize * SPANS_PER_CALL);
     }
     let mut wrong = 0;
-    for i in 0..calls as i64 {
-        let x = base + i;
+    for (i, slot) in e2e.iter_mut().enumerate() {
+        let x = base + i as i64;
         let t0 = probes::now();
         let r = call(std::hint::black_box(x));
         let t1 = probes::now();
-        e2e.push(t1.wrapping_sub(t0));
+        *slot = t1.wrapping_sub(t0);
         wrong += u64::from(r != x.wrapping_add(1));
     }
     let dropped = if recording { probes::dropped() } else { 0 };
@@ -88,14 +117,53 @@ fn record_thread(index: usize, calls: u64, recording: bool) -> ThreadRecord {
     }
 }
 
-/// Run `threads` pinned threads making `calls` calls each with probes recording.
+/// End-to-end figures of a set of calls (ns).
+#[derive(Debug, Clone, Serialize)]
+pub struct EndToEnd {
+    pub calls: u64,
+    /// Mean over the calls at or below the 99th percentile (as the breakdown's mean).
+    pub mean_ns: f64,
+    pub median_ns: f64,
+    pub p99_ns: f64,
+}
+
+impl EndToEnd {
+    fn of(ticks: &[u64], ticks_per_ns: f64) -> EndToEnd {
+        let mut ns: Vec<f64> = ticks.iter().map(|&t| t as f64 / ticks_per_ns).collect();
+        ns.sort_by(f64::total_cmp);
+        let p99 = breakdown::quantile(&ns, 0.99);
+        let kept: Vec<f64> = ns.iter().copied().filter(|&v| v <= p99).collect();
+        EndToEnd {
+            calls: ns.len() as u64,
+            mean_ns: kept.iter().sum::<f64>() / kept.len().max(1) as f64,
+            median_ns: breakdown::quantile(&ns, 0.5),
+            p99_ns: p99,
+        }
+    }
+}
+
+/// Run `threads` pinned threads making `calls` calls each, [`ROUNDS`] times recording probes
+/// and as often not recording, alternating (Note [probe inflation]); `boundary_ns` is the
+/// calibrated probe cost the corrected figures take off each span.
 ///
 /// The RTS must be initialised by the caller.
-pub fn run(threads: u32, calls: u64, ticks_per_ns: f64) -> std::io::Result<InSituRun> {
-    let records = run_threads(threads, calls, true)?;
+pub fn run(
+    threads: u32,
+    calls: u64,
+    ticks_per_ns: f64,
+    boundary_ns: f64,
+) -> std::io::Result<InSituRun> {
+    let mut recorded = Vec::new();
+    let mut unprobed_ticks = Vec::new();
+    for _ in 0..ROUNDS {
+        for r in run_threads(threads, calls, false)? {
+            unprobed_ticks.extend_from_slice(&r.end_to_end_ticks);
+        }
+        recorded.extend(run_threads(threads, calls, true)?);
+    }
     let mut spans_by_thread = Vec::new();
     let mut e2e = Vec::new();
-    for r in &records {
+    for r in &recorded {
         spans_by_thread.push(r.spans.iter().map(to_phase).collect::<Vec<_>>());
         e2e.extend_from_slice(&r.end_to_end_ticks);
     }
@@ -103,12 +171,20 @@ pub fn run(threads: u32, calls: u64, ticks_per_ns: f64) -> std::io::Result<InSit
         .iter()
         .flat_map(|s| breakdown::split_calls(s))
         .collect();
+    let b = breakdown::breakdown(&calls_split, &e2e, ticks_per_ns, boundary_ns);
+    let unprobed = EndToEnd::of(&unprobed_ticks, ticks_per_ns);
+    let inflation_ns = b.end_to_end_mean_ns - unprobed.mean_ns;
     Ok(InSituRun {
         threads,
         calls_per_thread: calls,
-        breakdown: breakdown::breakdown(&calls_split, &e2e, ticks_per_ns),
-        dropped_spans: records.iter().map(|r| r.dropped).sum(),
-        wrong_results: records.iter().map(|r| r.wrong).sum(),
+        inflation_pct: inflation_ns / unprobed.mean_ns.max(f64::MIN_POSITIVE) * 100.0,
+        inflation_per_boundary_ns: inflation_ns / b.boundaries_per_call.max(1.0),
+        corrected_gap_pct: breakdown::gap_pct(unprobed.mean_ns, b.corrected_phase_sum_ns),
+        inflation_ns,
+        unprobed,
+        breakdown: b,
+        dropped_spans: recorded.iter().map(|r| r.dropped).sum(),
+        wrong_results: recorded.iter().map(|r| r.wrong).sum(),
     })
 }
 
@@ -139,47 +215,76 @@ fn run_threads(threads: u32, calls: u64, recording: bool) -> std::io::Result<Vec
     })
 }
 
-/// The probe's own cost, calibrated on one thread.
+/// The probe's own cost per boundary, calibrated on one thread.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProbeCost {
-    /// Amortised cost of one probe clock read (`rdtsc`), ns.
-    pub clock_read_ns: f64,
-    /// Mean end-to-end ns per call with recording on.
-    pub recording_call_ns: f64,
-    /// Mean end-to-end ns per call with the feature compiled in but this thread not
-    /// recording (each boundary still reads the clock and checks the thread-local buffer).
-    pub idle_call_ns: f64,
-    /// Distinct timestamps per call.
-    pub boundaries_per_call: f64,
-    /// `clock_read_ns + (recording_call_ns - idle_call_ns) / boundaries_per_call`: one clock
-    /// read plus the store of one span. The thread-local check of the idle path is not in it.
+    /// The smallest of the repetition medians (ns per boundary): the cost taken off each span.
     pub per_boundary_ns: f64,
+    /// Median ns per boundary of each repetition.
+    pub repetition_medians_ns: Vec<f64>,
+    /// Boundaries per sample, samples per repetition.
+    pub boundaries_per_sample: usize,
+    pub samples_per_repetition: usize,
 }
 
-/// Calibrate the probe cost: median call time recording vs not recording (same thread, same
-/// binary), divided over the boundaries of a call, plus one clock read.
-pub fn calibrate_probe_cost(calls: u64, ticks_per_ns: f64, clock_read_ns: f64) -> ProbeCost {
-    // Means, not medians: the TSC here steps in 10 ns, so medians of ~200 ns calls move in
-    // whole steps while the mean of many quantised readings resolves a fraction of one.
-    let mean_ns = |r: &ThreadRecord| {
-        let total: u64 = r.end_to_end_ticks.iter().sum();
-        total as f64 / ticks_per_ns / r.end_to_end_ticks.len().max(1) as f64
-    };
-    let idle = std::thread::scope(|s| s.spawn(|| record_thread(0, calls, false)).join());
-    let rec = std::thread::scope(|s| s.spawn(|| record_thread(0, calls, true)).join());
-    let (idle, rec) = (
-        idle.expect("calibration thread panicked"),
-        rec.expect("calibration thread panicked"),
-    );
-    let spans: Vec<PhaseSpan> = rec.spans.iter().map(to_phase).collect();
-    let calls_split = breakdown::split_calls(&spans);
-    let b = breakdown::breakdown(&calls_split, &rec.end_to_end_ticks, ticks_per_ns);
-    let (rec_ns, idle_ns) = (mean_ns(&rec), mean_ns(&idle));
+/// Calibrate the probe cost: [`CALIBRATION_REPETITIONS`] repetitions of
+/// [`CALIBRATION_SAMPLES`] samples, each timing [`CALIBRATION_BOUNDARIES`] consecutive
+/// boundaries (`rts_core::probes::time_boundaries`, the call path's own operation, recording
+/// into a pre-faulted buffer); the per-boundary cost is the smallest repetition median. Runs
+/// on a fresh thread, so no caller's recording is disturbed.
+pub fn calibrate_probe_cost(ticks_per_ns: f64) -> ProbeCost {
+    let n = CALIBRATION_BOUNDARIES;
+    let reps: Vec<Vec<f64>> = std::thread::scope(|s| {
+        s.spawn(|| {
+            probes::time_boundaries(n); // warm: code, allocator
+            (0..CALIBRATION_REPETITIONS)
+                .map(|_| {
+                    (0..CALIBRATION_SAMPLES)
+                        .map(|_| probes::time_boundaries(n) as f64 / ticks_per_ns / n as f64)
+                        .collect()
+                })
+                .collect()
+        })
+        .join()
+        .expect("calibration thread panicked")
+    });
+    let medians = reps
+        .iter()
+        .map(|r| breakdown::min_of_medians(std::slice::from_ref(r)).unwrap_or(f64::NAN))
+        .collect();
     ProbeCost {
-        clock_read_ns,
-        recording_call_ns: rec_ns,
-        idle_call_ns: idle_ns,
-        boundaries_per_call: b.boundaries_per_call,
-        per_boundary_ns: clock_read_ns + (rec_ns - idle_ns) / b.boundaries_per_call.max(1.0),
+        per_boundary_ns: breakdown::min_of_medians(&reps).unwrap_or(f64::NAN),
+        repetition_medians_ns: medians,
+        boundaries_per_sample: n,
+        samples_per_repetition: CALIBRATION_SAMPLES,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_cost_is_positive_and_finite() {
+        let cost = calibrate_probe_cost(1.0);
+        assert!(cost.per_boundary_ns.is_finite() && cost.per_boundary_ns > 0.0);
+        assert_eq!(cost.repetition_medians_ns.len(), CALIBRATION_REPETITIONS);
+        assert!(
+            cost.repetition_medians_ns
+                .iter()
+                .all(|&m| m.is_finite() && m >= cost.per_boundary_ns)
+        );
+        assert!(!probes::is_recording(), "the caller's thread never records");
+    }
+
+    #[test]
+    fn end_to_end_mean_leaves_out_calls_above_p99() {
+        let mut ticks = vec![100u64; 99];
+        ticks.push(1_000_000);
+        let e = EndToEnd::of(&ticks, 2.0);
+        assert_eq!(e.calls, 100);
+        assert_eq!(e.mean_ns, 50.0);
+        assert_eq!(e.median_ns, 50.0);
+        assert_eq!(e.p99_ns, 50.0);
     }
 }
