@@ -78,7 +78,7 @@ fn oversubscribed_worker(id: u64, quota: u64, done: &AtomicU64, gate: &Barrier) 
 fn oversubscribed(policy: PolicySet) {
     let label = policy.label();
     let _rts = start(CAPS, policy);
-    let quota = total_calls() / THREADS;
+    let quota = total_calls().div_ceil(THREADS);
     let done = Arc::new(AtomicU64::new(0));
     let gate = Arc::new(Barrier::new(THREADS as usize));
     let t0 = Instant::now();
