@@ -266,6 +266,7 @@ impl Registry {
         }
     }
 
+    #[cfg_attr(rts_loom, allow(clippy::modulo_one))] // SEGMENT_SLOTS is 1 under loom
     fn slot(&self, index: usize) -> (&AtomicPtr<Task>, &AtomicUsize) {
         let seg = self
             .segments()

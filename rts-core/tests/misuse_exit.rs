@@ -67,8 +67,8 @@ fn done_inside(x: i64) -> i64 {
 fn run_case(case: &str) {
     // SAFETY: set before any RTS call, from the only thread using the RTS (GHC's contract).
     unsafe { exitFn = Some(child_exit_fn) };
-    // SAFETY (all blocks below): deliberate C-API misuse; the RTS checks each argument before
-    // using it, which is what the case demonstrates.
+    // SAFETY: deliberate C-API misuse; the RTS checks each argument before using it, which is
+    // what each case demonstrates.
     unsafe {
         match case {
             "lock_before_init" => {
