@@ -17,4 +17,6 @@ echo "== test: cargo test -p rts-core --features stats (counters; the ghc policy
 cargo test -p rts-core --features stats
 echo "== test: cargo bench --bench callin -- --test (every bench runs once, no timing)"
 cargo bench --bench callin -- --test
+bash scripts/loom.sh   # loom models, LOOM_MAX_PREEMPTIONS=2 (own target dir; ~15 s + first build)
+bash scripts/stress.sh --ci   # stress sized down (full size: scripts/stress.sh)
 echo "== test: all passed"
