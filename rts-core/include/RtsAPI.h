@@ -21,6 +21,9 @@ typedef enum {
     HeapExhausted
 } SchedulerStatus;
 
+/* hs_init accepting every RTS option (rts-core's hs_init already does). */
+void hs_init_with_rtsopts(int *argc, char **argv[]);
+
 Capability *rts_lock(void);
 void rts_unlock(Capability *cap);
 HaskellObj rts_mkInt(Capability *cap, HsInt i);

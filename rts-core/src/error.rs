@@ -39,6 +39,8 @@ pub enum CallInError {
     TaskNotStopped,
     /// `hs_exit` from inside a call-in (it would wait for its own capability forever).
     ExitFromCallIn,
+    /// Bad `+RTS` options (or `-?`): GHC's messages, then its usage text (`errorUsage`).
+    RtsOptions { errors: Vec<String> },
 }
 
 impl fmt::Display for CallInError {
@@ -69,6 +71,7 @@ impl fmt::Display for CallInError {
             Self::ExitFromCallIn => {
                 f.write_str("hs_exit: called from inside a call-in, which still holds a capability")
             }
+            Self::RtsOptions { errors } => f.write_str(&crate::rts_flags::usage_report(errors)),
         }
     }
 }
@@ -132,6 +135,12 @@ pub(crate) fn has_rust_hook() -> bool {
 #[cold]
 pub(crate) fn report_and_exit(kind: ExitKind, message: String) {
     eprintln!("{}: {message}", program_name());
+    exit_after_report(kind, message);
+}
+
+/// The exit path once the message is printed: the Rust hook if installed, else `exitFn` and
+/// the process exit (a thread exit is left to the caller, as in [`report_and_exit`]).
+fn exit_after_report(kind: ExitKind, message: String) {
     if let Some(hook) = rust_exit_hook() {
         hook(&ExitEvent { kind, message });
         return;
@@ -146,7 +155,19 @@ pub(crate) fn report_and_exit(kind: ExitKind, message: String) {
 /// Report a misuse error the GHC way (`errorBelch` then `stg_exit(EXIT_FAILURE)`).
 #[cold]
 pub(crate) fn misuse(err: &CallInError) {
-    report_and_exit(ExitKind::Process(EXIT_FAILURE), err.to_string());
+    let kind = ExitKind::Process(EXIT_FAILURE);
+    match err {
+        // `errorUsage` belches each line on its own, so each carries the program name.
+        CallInError::RtsOptions { .. } => {
+            let message = err.to_string();
+            let prog = program_name();
+            for line in message.split('\n') {
+                eprintln!("{prog}: {line}");
+            }
+            exit_after_report(kind, message);
+        }
+        _ => report_and_exit(kind, err.to_string()),
+    }
 }
 
 fn program_name() -> String {

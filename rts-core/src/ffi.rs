@@ -17,7 +17,8 @@ use crate::api::{self, probe_mark, probe_start, probed};
 use crate::capability::Capability;
 use crate::error::{self, CallInError, ExitKind};
 use crate::heap::{ClosurePtr, Word};
-use crate::rts::{self, Config};
+use crate::rts;
+use crate::rts_flags;
 
 /// GHC's `HsInt`.
 pub type HsInt = i64;
@@ -247,85 +248,101 @@ fn get_int_slow(p: ClosurePtr) -> HsInt {
     ffi_guard("rts_getInt", 0, || api::get_int(p))
 }
 
-/// Parse GHC-style `+RTS ... -RTS` options into a configuration.
-fn parse_rts_args(args: &[String]) -> Result<Config, CallInError> {
-    let mut cfg = Config::default();
-    let bad = |detail: String| CallInError::BadArgument {
-        call: "hs_init",
-        detail,
-    };
-    let mut in_rts = false;
-    for a in args {
-        match a.as_str() {
-            "+RTS" => in_rts = true,
-            "-RTS" => in_rts = false,
-            _ if !in_rts => {}
-            s if s.starts_with("-N") => {
-                cfg.n_capabilities = s[2..]
-                    .parse()
-                    .map_err(|_| bad(format!("bad RTS option {s}: -N<n>")))?
-            }
-            s if s.starts_with("-A") => {
-                cfg.nursery_bytes = parse_size(&s[2..])
-                    .ok_or_else(|| bad(format!("bad RTS option {s}: -A<size>[k|m]")))?
-            }
-            s if s.starts_with("--policy=") => {
-                cfg.policy = crate::policy::PolicySet::parse(&s[9..])
-                    .ok_or_else(|| bad(format!("bad RTS option {s}: --policy=lockfree|ghc")))?
-            }
-            s => return Err(bad(format!("unknown RTS option: {s}"))),
-        }
-    }
-    Ok(cfg)
+/// `argv` as read by `hs_init`: each entry's pointer and its text (a null entry reads as "").
+struct Argv {
+    ptrs: Vec<*mut c_char>,
+    text: Vec<String>,
 }
 
-fn parse_size(s: &str) -> Option<usize> {
-    let (num, mult) = match s.as_bytes().last()? {
-        b'k' | b'K' => (&s[..s.len() - 1], 1 << 10),
-        b'm' | b'M' => (&s[..s.len() - 1], 1 << 20),
-        b'g' | b'G' => (&s[..s.len() - 1], 1 << 30),
-        _ => (s, 1),
-    };
-    num.parse::<usize>().ok()?.checked_mul(mult)
-}
-
-/// Collect `argv` as strings.
+/// Read `*argc` entries of `*argv`; nothing if any of the pointers is null.
 ///
 /// # Safety
 /// `argc`/`argv` as for `hs_init`.
-unsafe fn read_args(argc: *mut c_int, argv: *mut *mut *mut c_char) -> Vec<String> {
-    if argc.is_null() || argv.is_null() {
-        return Vec::new();
+unsafe fn read_argv(argc: *mut c_int, argv: *mut *mut *mut c_char) -> Argv {
+    let mut out = Argv {
+        ptrs: Vec::new(),
+        text: Vec::new(),
+    };
+    // SAFETY: per contract, non-null `argc`/`argv` point to the C program's argc and argv.
+    let (n, v) = match unsafe { (argc.as_ref(), argv.as_ref()) } {
+        (Some(&n), Some(&v)) if !v.is_null() => (n.max(0) as usize, v),
+        _ => return out,
+    };
+    for i in 0..n {
+        // SAFETY: per contract, `v` holds `n` entries, each null or a C string.
+        let p = unsafe { v.add(i).read() };
+        // SAFETY: as above; a non-null entry is NUL-terminated.
+        let text = unsafe { p.as_ref() }
+            .map(|_| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned());
+        out.ptrs.push(p);
+        out.text.push(text.unwrap_or_default());
     }
-    // SAFETY: per contract, `*argv` holds `*argc` C strings.
+    out
+}
+
+/// Rewrite `argv` in place to the program's arguments and set `*argc` to their count, as
+/// GHC's `setupRtsFlags` does: kept entries move to the front, then a NULL terminator.
+///
+/// # Safety
+/// As for `hs_init`, and `read` must be what [`read_argv`] returned for the same pointers.
+unsafe fn rewrite_argv(
+    argc: *mut c_int,
+    argv: *mut *mut *mut c_char,
+    read: &Argv,
+    program: &[usize],
+) {
+    if argc.is_null() || argv.is_null() {
+        return;
+    }
+    // SAFETY: per contract; the array holds `*argc + 1` slots (C's argv[argc] == NULL), and
+    // `program` holds at most `*argc` indices, so every write is in bounds.
     unsafe {
-        let (n, v) = (*argc, *argv);
+        let v = *argv;
         if v.is_null() {
-            return Vec::new();
+            return;
         }
-        (0..n.max(0) as usize)
-            .filter_map(|i| {
-                v.add(i)
-                    .read()
-                    .as_ref()
-                    .map(|p| CStr::from_ptr(p).to_string_lossy().into_owned())
-            })
-            .collect()
+        for (k, &i) in program.iter().enumerate() {
+            v.add(k).write(read.ptrs[i]);
+        }
+        v.add(program.len()).write(ptr::null_mut());
+        *argc = program.len() as c_int;
     }
 }
 
-/// Port of `hs_init(&argc, &argv)`: `+RTS -N<n> -A<size> --policy=lockfree|ghc -RTS`.
+/// Port of `hs_init(&argc, &argv)`: `+RTS -N[<n>] -maxN<n> -A<size> --policy=lockfree|ghc -RTS`
+/// (rts-core's `rts_flags`). The first `hs_init` removes the RTS arguments from `argv` and
+/// updates `argc` as GHC does; a nested one (the RTS already running) only counts, like GHC's,
+/// and leaves `argc`/`argv` alone without looking at them.
 ///
 /// # Safety
-/// `argc`/`argv` may be null; otherwise `*argv` must hold `*argc` NUL-terminated strings.
+/// `argc`/`argv` may be null; otherwise `*argv` must hold `*argc` NUL-terminated strings and
+/// a NULL after them, and be writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hs_init(argc: *mut c_int, argv: *mut *mut *mut c_char) {
+    if rts::count_nested_init() {
+        return ffi_guard("hs_init", (), crate::foreign_exports::process);
+    }
     // SAFETY: forwarded contract.
-    let args = unsafe { read_args(argc, argv) };
+    let read = unsafe { read_argv(argc, argv) };
+    let split = rts_flags::split_args(&read.text);
+    // SAFETY: forwarded contract; `read` came from these pointers.
+    unsafe { rewrite_argv(argc, argv, &read, &split.program) };
     ffi_guard("hs_init", (), || {
+        let config = rts_flags::parse_options(&split.rts)?;
         crate::foreign_exports::process()?;
-        rts::init(parse_rts_args(&args)?).map(|_| ())
+        rts::init(config).map(|_| ())
     })
+}
+
+/// Port of `hs_init_with_rtsopts(&argc, &argv)`: the same as rts-core's `hs_init`, which
+/// already accepts every option it knows (GHC's `RtsOptsAll`, Note [RTS option errors]).
+///
+/// # Safety
+/// As for `hs_init`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn hs_init_with_rtsopts(argc: *mut c_int, argv: *mut *mut *mut c_char) {
+    // SAFETY: forwarded contract.
+    unsafe { hs_init(argc, argv) }
 }
 
 /// Port of `hs_exit()`: interrupts calls in flight, waits for running ones, shuts down.
@@ -445,28 +462,4 @@ pub unsafe extern "C" fn rtscore_safe_ccall(
         // SAFETY: per contract, `f` is a C function taking and returning HsInt.
         api::safe_foreign_call(|| unsafe { f(arg) })
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rts_options_parse_like_ghc() {
-        let args: Vec<String> = ["prog", "+RTS", "-N3", "-A4m", "--policy=ghc", "-RTS", "x"]
-            .map(String::from)
-            .to_vec();
-        let c = parse_rts_args(&args).unwrap();
-        assert_eq!(c.n_capabilities, 3);
-        assert_eq!(c.nursery_bytes, 4 << 20);
-        assert_eq!(c.policy, crate::policy::PolicySet::ghc());
-        let bad: Vec<String> = ["p", "+RTS", "-Q"].map(String::from).to_vec();
-        assert!(
-            parse_rts_args(&bad)
-                .unwrap_err()
-                .to_string()
-                .contains("unknown RTS option: -Q")
-        );
-        assert!(parse_rts_args(&["+RTS".into(), "-Ax".into()]).is_err());
-    }
 }

@@ -67,6 +67,9 @@ pub static STACK_INFO: InfoTable = InfoTable::new(ClosureKind::Stack, 0, c"STACK
 
 /// Info table of an exported `Int -> IO Int` function whose body is a C function; used by
 /// `RTSCORE_DEFINE_IO_INT_FUN` and [`define_io_int_fun!`](crate::define_io_int_fun).
+/// Read-only like GHC's info tables: no interior mutability, so rustc puts it in
+/// `.data.rel.ro` (it holds a pointer, relocated at load time, then read-only under RELRO);
+/// C sees it as `extern const` (`RtsCoreExport.h`). `tests/staticlib_sections.rs` checks.
 #[unsafe(no_mangle)]
 #[allow(non_upper_case_globals)]
 pub static rtscore_fun_io_int_info: InfoTable =

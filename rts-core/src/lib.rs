@@ -24,6 +24,7 @@ pub mod policy;
 #[cfg(feature = "probes")]
 pub mod probes;
 pub mod rts;
+pub mod rts_flags;
 pub mod sched;
 pub mod stats;
 pub mod stub;

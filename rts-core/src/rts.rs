@@ -1006,6 +1006,18 @@ pub fn init(config: Config) -> Result<&'static Rts, CallInError> {
     Ok(rts)
 }
 
+/// A nested `hs_init` from C: if the RTS is running, count the call and return true. GHC's
+/// `hs_init_ghc` does only this (`hs_init_count > 1`: return), without looking at the
+/// arguments; the Rust [`init`] instead checks that the configurations agree.
+pub(crate) fn count_nested_init() -> bool {
+    let mut lc = LIFECYCLE.lock();
+    if lc.init_count == 0 {
+        return false;
+    }
+    lc.init_count += 1;
+    true
+}
+
 /// `hs_exit`: the last matching call shuts the instance down. Returns false if not initialised.
 pub fn exit() -> bool {
     let mut lc = LIFECYCLE.lock();
