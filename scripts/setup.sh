@@ -6,10 +6,11 @@
 #   binutils         objdump for the stub's call-order test
 #   valgrind         instruction counts per phase (callgrind)
 #   ghc              GHC's own generated stub in the tests, and the GHC baseline
+#   chromium         headless screenshot of the HTML report (reports/tests/screenshot.rs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(build-essential pkg-config libhwloc-dev libudev-dev binutils valgrind ghc)
+packages=(build-essential pkg-config libhwloc-dev libudev-dev binutils valgrind ghc chromium)
 
 installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
