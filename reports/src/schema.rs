@@ -142,6 +142,14 @@ pub struct CounterAvailability {
     pub unavailable_reason: Option<String>,
 }
 
+/// Policy label the producers (`rts_core::policy::PolicySet::label()`, the CLI's `--policy`)
+/// write for rts-core's default (lock-free) policy set; the report's canonical label for
+/// [`System::RtsCoreDefault`].
+pub const DEFAULT_POLICY_LABEL: &str = "lockfree";
+
+/// Policy label of rts-core's `ghc` policy set; the canonical label for [`System::RtsCoreGhcMode`].
+pub const GHC_POLICY_LABEL: &str = "ghc";
+
 /// Which call-in implementation a cell measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -181,7 +189,7 @@ pub struct Cell {
     pub threads: u32,
     /// RTS capabilities (`-N`) (count).
     pub capabilities: u32,
-    /// Policy label (e.g. `default`, `ghc`, or `ghc+reuse_tso` for a mixed set).
+    /// Policy label (e.g. `lockfree`, `ghc`, or `ghc+reuse_tso` for a mixed set).
     pub policy: String,
     /// How driver threads were pinned (e.g. `cores`, `node:0`, `unpinned`), when recorded.
     pub pinning: Option<String>,
@@ -370,7 +378,7 @@ pub struct ProfileResults {
 /// The phase breakdown of one policy at one thread configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProfileConfig {
-    /// Policy label (`default`, `ghc`, ...).
+    /// Policy label (`lockfree`, `ghc`, ...).
     pub policy: String,
     /// OS threads calling concurrently (count).
     pub threads: u32,

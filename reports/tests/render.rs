@@ -3,7 +3,7 @@
 //! baseline regressions marked, errors that name the bad file.
 
 use callin_reports::input::{Input, NUMA_FILE, PROFILE_FILE, RUN_FILE};
-use callin_reports::schema::{RunResults, System};
+use callin_reports::schema::{DEFAULT_POLICY_LABEL, GHC_POLICY_LABEL, RunResults, System};
 use callin_reports::{
     ChangeStatus, ReportError, ReportInputs, SECTIONS, compare_runs, render, write_report,
 };
@@ -262,4 +262,45 @@ fn results_round_trip_through_json() {
     let run: RunResults = serde_json::from_str(&text).unwrap();
     let again: RunResults = serde_json::from_str(&serde_json::to_string(&run).unwrap()).unwrap();
     assert_eq!(run, again);
+}
+
+/// The legend (`ul.legend`) of the first chart in a section, as text.
+fn first_legend_text(section: &str) -> String {
+    let start = section.find("<ul class=\"legend\">").expect("a legend");
+    let end = section[start..].find("</ul>").expect("legend closed") + start;
+    section[start..end]
+        .split('<')
+        .filter_map(|part| part.split_once('>').map(|(_, text)| text))
+        .collect()
+}
+
+#[test]
+fn scaling_chart_draws_every_system_under_the_producers_policy_labels() {
+    let mut inputs = fixture_inputs();
+    let Input::Loaded(run) = &mut inputs.run else {
+        panic!("fixture run loads")
+    };
+    // Label every cell exactly as `callin-bench run` does (PolicySet::label(), real GHC: `ghc -N<caps>`).
+    for cell in &mut run.cells {
+        cell.policy = match cell.system {
+            System::RtsCoreDefault => DEFAULT_POLICY_LABEL.to_owned(),
+            System::RtsCoreGhcMode => GHC_POLICY_LABEL.to_owned(),
+            System::RealGhc => format!("ghc -N{}", cell.capabilities),
+        };
+    }
+    assert_eq!(DEFAULT_POLICY_LABEL, "lockfree", "the producers' label");
+    let page = render(&inputs);
+    let legend = first_legend_text(section_html(&page, "scaling"));
+    for system in System::ALL {
+        assert!(
+            legend.contains(system.label()),
+            "scaling legend lacks {}: {legend}",
+            system.label()
+        );
+    }
+    let headline = section_text(&page, "headline");
+    assert!(
+        !headline.contains("no such cell"),
+        "headline finds every system's cells: {headline}"
+    );
 }

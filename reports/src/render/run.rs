@@ -5,7 +5,10 @@ use super::{chart_or_reason, not_measured, source_note, spread_cell, with_input}
 use crate::chart::{self, SERIES_COLOURS, Series};
 use crate::format;
 use crate::input::Input;
-use crate::schema::{AblationDirection, Cell, FloorMeasurement, Manifest, RunResults, System};
+use crate::schema::{
+    AblationDirection, Cell, DEFAULT_POLICY_LABEL, FloorMeasurement, GHC_POLICY_LABEL, Manifest,
+    RunResults, System,
+};
 use maud::{Markup, html};
 use std::collections::BTreeMap;
 
@@ -79,11 +82,7 @@ pub(super) fn find_cell(
     threads: u32,
     caps: u32,
 ) -> Option<&Cell> {
-    let canonical = match system {
-        System::RtsCoreDefault => Some("default"),
-        System::RtsCoreGhcMode => Some("ghc"),
-        System::RealGhc => None,
-    };
+    let canonical = canonical_policy(system);
     let mut matching = run
         .cells
         .iter()
@@ -198,13 +197,19 @@ fn scaling_series(r: &RunResults, value: impl Fn(&Cell) -> Option<(f64, f64, f64
         .collect()
 }
 
+/// The policy label of a system's own policy set, as the producers write it; `None` for real
+/// GHC, whose cells carry whatever label the driver gave them (e.g. `ghc -N2`).
+fn canonical_policy(system: System) -> Option<&'static str> {
+    match system {
+        System::RtsCoreDefault => Some(DEFAULT_POLICY_LABEL),
+        System::RtsCoreGhcMode => Some(GHC_POLICY_LABEL),
+        System::RealGhc => None,
+    }
+}
+
 /// Cells of a system's own policy set (mixed ablation sets stay out of the scaling lines).
 fn is_canonical_policy(c: &Cell) -> bool {
-    match c.system {
-        System::RtsCoreDefault => c.policy == "default",
-        System::RtsCoreGhcMode => c.policy == "ghc",
-        System::RealGhc => true,
-    }
+    canonical_policy(c.system).is_none_or(|p| c.policy == p)
 }
 
 fn legend(series: &[Series]) -> Markup {
