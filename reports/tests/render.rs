@@ -81,7 +81,7 @@ fn numbers_carry_units() {
     );
     let phases = section_html(&page, "phases");
     assert!(
-        phases.contains("7.80 ns per phase boundary"),
+        phases.contains("0.45 ns per phase boundary"),
         "probe overhead with unit"
     );
     assert!(
@@ -303,4 +303,52 @@ fn scaling_chart_draws_every_system_under_the_producers_policy_labels() {
         !headline.contains("no such cell"),
         "headline finds every system's cells: {headline}"
     );
+}
+
+#[test]
+fn phase_bars_and_sum_use_per_call_means_with_gc_amortised() {
+    let page = render(&fixture_inputs());
+    let phases = section_text(&page, "phases");
+    // lockfree 1/1: gc's median when it happens is 50 ns, its mean over all calls 0.1 ns; the
+    // bar's total is the sum of means (12.1 ns), not of medians (62.0 ns).
+    assert!(
+        phases.contains("lockfree: 1 thread / 1 cap, mean (12.1 ns)"),
+        "bar label with the sum of means:\n{phases}"
+    );
+    assert!(!phases.contains("62.0 ns"), "no sum of medians");
+    // A profile without means falls back to medians and says so.
+    assert!(phases.contains("ghc: 2 threads / 1 cap, medians"));
+    assert!(phases.contains("Sum of the per-phase means per call 12.1 ns vs the end-to-end mean"));
+    assert!(!phases.contains("Sum of phase medians"));
+}
+
+#[test]
+fn phase_section_shows_probe_cost_inflation_and_corrected_figures() {
+    let page = render(&fixture_inputs());
+    let phases = section_text(&page, "phases");
+    assert!(phases.contains("Probe cost: 0.45 ns per phase boundary"));
+    // lockfree 1/1: probed 13.1 ns, unprobed 8.42 ns.
+    assert!(phases.contains("end-to-end mean 8.42 ns"), "{phases}");
+    assert!(phases.contains("the probes add 4.68 ns per call (+55.6 %)"));
+    assert!(phases.contains("taken off every span: 7.00 ns"));
+    // check_status (0.3 ns) is below the 0.45 ns correction: clamped and starred.
+    assert!(phases.contains("0.00 ns *"), "flagged correction");
+    assert!(phases.contains("the probe-cost correction exceeds the raw figure"));
+    assert!(phases.contains("spans are contiguous from rts_lock's entry to rts_unlock's exit"));
+}
+
+#[test]
+fn counter_columns_only_for_counters_available_somewhere() {
+    let page = render(&fixture_inputs());
+    let phases = section_html(&page, "phases");
+    assert!(phases.contains("task-clock per op (ns)"));
+    assert!(
+        !phases.contains("cycles per op (") && !phases.contains("instructions per op ("),
+        "no column of counters unavailable in every phase"
+    );
+    assert!(
+        phases.contains("<code>cycles</code>: "),
+        "unavailable counter listed with its reason"
+    );
+    assert!(phases.contains("callgrind Ir/op"), "Ir/op column");
 }

@@ -1,5 +1,11 @@
 //! The phase section, from `callin-bench profile`: stacked per-phase bars per policy and thread
-//! configuration, per-phase counter tables, probe overhead, phase-sum agreement, callgrind counts.
+//! configuration (per-call means), per-phase time and counter tables, the probe's cost and how
+//! much it inflates a call, phase-sum agreement, callgrind counts.
+//!
+//! Means, not medians, drive the bars and the sum: the probe clock steps in whole ticks (10 ns
+//! on the development VM), so a short phase's median is one step, and `gc`'s median is over the
+//! calls that collected only. A phase's mean per call (calls without it count 0) is unbiased and
+//! amortises `gc` over every call (`callin_bench::profile::breakdown`).
 
 use super::{chart_or_reason, not_measured, source_note, with_input};
 use crate::chart::{self, StackedBar, phase_colour};
@@ -12,6 +18,13 @@ use std::collections::BTreeSet;
 /// The agreement between the sum of phases and the end-to-end time the profiler aims for.
 const PHASE_SUM_TOLERANCE: f64 = 0.15;
 
+/// What the probes' spans cover (Note [contiguous spans] in `rts_core::probes`).
+const CONTIGUOUS_SPANS_NOTE: &str = "Note: spans are contiguous from rts_lock's entry to rts_unlock's exit, one clock read per \
+    phase boundary; the C stub's code and the FFI return/call between two rts_* calls are counted in the phase that \
+    follows them (e.g. mk_int includes returning from rts_lock). Only the stub's code before rts_lock and after \
+    rts_unlock, and the driver's own clock read, lie outside every span: that is the gap between the phase sum and \
+    the end-to-end mean.";
+
 pub(super) fn phases(profile: &Input<ProfileResults>) -> Markup {
     with_input(profile, phases_body)
 }
@@ -22,9 +35,16 @@ fn config_label(c: &ProfileConfig) -> String {
     format!("{}: {} {t} / {} {k}", c.policy, c.threads, c.capabilities)
 }
 
+/// Whether every phase of `c` carries a per-call mean (profiles written before means had only
+/// medians; their bars fall back to medians and say so).
+fn has_means(c: &ProfileConfig) -> bool {
+    !c.phases.is_empty() && c.phases.iter().all(|ph| ph.ns_mean.is_some())
+}
+
 fn phases_body(p: &ProfileResults) -> Markup {
     let measured: Vec<&ProfileConfig> = p.configs.iter().filter(|c| c.skipped.is_none()).collect();
     let bars: Vec<StackedBar> = measured.iter().map(|c| stacked_bar(c)).collect();
+    let any_median_bar = measured.iter().any(|c| !has_means(c));
     html! {
         (probe_summary(p))
         @if measured.is_empty() {
@@ -34,21 +54,35 @@ fn phases_body(p: &ProfileResults) -> Markup {
                 @for ph in Phase::ALL { li { span.swatch style={ "background:" (phase_colour(ph)) } {} (ph.name()) } }
             }
             (chart_or_reason(chart::stacked_phase_bars(&bars)))
-            (source_note("Each bar: one policy and thread configuration; segments are each phase's median ns per call as a share of the sum of phase medians (total in the label), from in-situ probes (source per phase in the tables below), in call order."))
+            (source_note("Each bar: one policy and thread configuration, from in-situ probes. Segments are each phase's \
+                mean ns per call over all probed calls (calls without the phase count 0, so gc is amortised over every \
+                call) as a share of the sum of phase means; the label gives that sum. Each span includes one probe \
+                boundary (cost above), so the bars show the probed call."))
+            @if any_median_bar {
+                p.note { "Bars marked “medians” come from a profile without per-call means: their segments are \
+                    per-phase medians (one clock step for short phases, gc's median over the calls that collected), \
+                    which do not add up to a call." }
+            }
+            p.note { (CONTIGUOUS_SPANS_NOTE) }
         }
-        @for c in &p.configs { (config_block(c)) }
+        @for c in &p.configs { (config_block(c, p)) }
         h3 { "Deterministic instruction counts (callgrind)" }
         (callgrind(p))
     }
 }
 
 fn stacked_bar(c: &ProfileConfig) -> StackedBar {
+    let means = has_means(c);
+    let statistic = if means { "mean" } else { "medians" };
     StackedBar {
-        label: config_label(c),
+        label: format!("{}, {statistic}", config_label(c)),
         segments: c
             .phases
             .iter()
-            .filter_map(|ph| ph.ns_median.map(|m| (ph.phase, m)))
+            .filter_map(|ph| {
+                let v = if means { ph.ns_mean } else { ph.ns_median };
+                v.map(|m| (ph.phase, m))
+            })
             .collect(),
     }
 }
@@ -56,9 +90,9 @@ fn stacked_bar(c: &ProfileConfig) -> StackedBar {
 fn probe_summary(p: &ProfileResults) -> Markup {
     html! {
         p {
-            "Probe overhead: "
+            "Probe cost: "
             @match p.probe_overhead_ns_per_boundary {
-                Some(v) => strong { (format::ns(v)) " per phase boundary" },
+                Some(v) => { strong { (format::ns(v)) " per phase boundary" } " (one clock read and one span store, calibrated back to back)" },
                 None => span.missing { "not measured" },
             }
             " · TSC frequency: "
@@ -70,14 +104,15 @@ fn probe_summary(p: &ProfileResults) -> Markup {
     }
 }
 
-fn config_block(c: &ProfileConfig) -> Markup {
+fn config_block(c: &ProfileConfig, p: &ProfileResults) -> Markup {
     html! {
         h3 { (config_label(c)) }
         @match &c.skipped {
             Some(why) => (not_measured(why)),
             None => {
                 (agreement(c))
-                (phase_table(c))
+                (inflation(c, p.probe_overhead_ns_per_boundary))
+                (phase_table(c, callgrind_for(p, &c.policy)))
             }
         }
     }
@@ -90,10 +125,12 @@ fn agreement(c: &ProfileConfig) -> Markup {
             let within = diff.abs() <= PHASE_SUM_TOLERANCE;
             html! {
                 p {
-                    "Sum of phase medians " strong { (format::ns(sum)) } " vs end-to-end median "
-                    strong { (format::ns(e2e)) } ": " (format::signed_percent(diff)) " — "
+                    "Sum of the per-phase means per call " strong { (format::ns(sum)) }
+                    " vs the end-to-end mean of the same probed calls " strong { (format::ns(e2e)) }
+                    ": " (format::signed_percent(diff)) " — "
                     @if within { span.improvement { "within" } } @else { span.regression { "outside" } }
-                    " the ±" (format::percent(PHASE_SUM_TOLERANCE)) " agreement target."
+                    " the ±" (format::percent(PHASE_SUM_TOLERANCE)) " agreement target (both with probes on; "
+                    "the gap is the stub's code outside rts_lock … rts_unlock and the driver's clock read)."
                 }
             }
         }
@@ -101,19 +138,55 @@ fn agreement(c: &ProfileConfig) -> Markup {
     }
 }
 
-fn counter_names(c: &ProfileConfig) -> Vec<String> {
+/// What the probes add to a call, and the probe-cost-corrected phase sum.
+fn inflation(c: &ProfileConfig, boundary_ns: Option<f64>) -> Markup {
+    let (Some(probed), Some(unprobed)) = (c.end_to_end_ns, c.end_to_end_unprobed_ns) else {
+        return not_measured(
+            "no unprobed end-to-end mean in the profile; how much the probes inflate a call is unknown",
+        );
+    };
+    let added = probed - unprobed;
+    let taken_off = c
+        .phase_sum_ns
+        .zip(c.phase_sum_corrected_ns)
+        .map(|(s, k)| s - k);
+    html! {
+        p {
+            "Without probes (same calls on threads that do not record): end-to-end mean " strong { (format::ns(unprobed)) }
+            "; the probes add " strong { (format::ns(added)) } " per call ("
+            (if unprobed > 0.0 { format::signed_percent(added / unprobed) } else { format::MISSING.to_owned() }) ")."
+            @if let Some(corrected) = c.phase_sum_corrected_ns {
+                " Phase sum with the probe cost"
+                @if let Some(b) = boundary_ns { " (" (format::ns(b)) ")" }
+                " taken off every span: " strong { (format::ns(corrected)) }
+                @if unprobed > 0.0 { " = " (format::percent(corrected / unprobed)) " of the unprobed mean" }
+                "."
+            }
+        }
+        @if c.threads > c.capabilities {
+            p.note { (c.threads) " threads on " (c.capabilities) " capabilit" (if c.capabilities == 1 { "y" } else { "ies" })
+                ": the probed − unprobed difference also holds any change in capability waits, not the probe cost alone." }
+        } @else if let Some(off) = taken_off.filter(|off| *off > added) {
+            p.note { "The corrected figures are lower bounds: the correction takes " (format::ns(off))
+                " off the phase sum, more than the " (format::ns(added)) " the probes add to a call in situ, where a clock \
+                read overlaps the call's own work." }
+        }
+    }
+}
+
+/// Counters with a value in at least one phase, in first-seen order.
+fn available_counter_names(c: &ProfileConfig) -> Vec<String> {
     let mut seen = BTreeSet::new();
     let mut names = Vec::new();
-    for ph in &c.phases {
-        for k in &ph.counters {
-            if seen.insert(k.name.clone()) {
-                names.push(k.name.clone());
-            }
+    for k in c.phases.iter().flat_map(|ph| &ph.counters) {
+        if k.value.is_some() && seen.insert(k.name.clone()) {
+            names.push(k.name.clone());
         }
     }
     names
 }
 
+/// Counters without a value in some phase, with the reason (one line per distinct reason).
 fn unavailable_counters(c: &ProfileConfig) -> Vec<(String, String)> {
     let mut set = BTreeSet::new();
     for k in c.phases.iter().flat_map(|ph| &ph.counters) {
@@ -128,23 +201,39 @@ fn unavailable_counters(c: &ProfileConfig) -> Vec<(String, String)> {
     set.into_iter().collect()
 }
 
-fn phase_table(c: &ProfileConfig) -> Markup {
-    let names = counter_names(c);
+fn callgrind_for<'a>(p: &'a ProfileResults, policy: &str) -> Option<&'a CallgrindCounts> {
+    p.callgrind.iter().find(|c| c.policy == policy)
+}
+
+fn phase_table(c: &ProfileConfig, ir: Option<&CallgrindCounts>) -> Markup {
+    let names = available_counter_names(c);
     let unavailable = unavailable_counters(c);
+    let flagged = c.phases.iter().any(|ph| ph.correction_exceeds_raw);
     html! {
         table {
             tr {
-                th { "phase" } th { "median" } th { "p99" } th { "share" } th { "time source" }
-                @for n in &names { th { (n) " per call (" (counter_unit(n)) ")" } }
+                th { "phase" } th { "mean" } th { "median" } th { "p99" }
+                th { "mean − probe cost" } th { "median − probe cost" }
+                th { "share of phase sum" } th { "time source" }
+                @for n in &names { th { (n) " per op (" (counter_unit(n)) ")" } }
+                @if ir.is_some() { th { "callgrind Ir/op" } }
             }
-            @for ph in &c.phases { (phase_row(ph, &names)) }
+            @for ph in &c.phases { (phase_row(ph, &names, ir)) }
+        }
+        @if flagged {
+            p.note { "* the probe-cost correction exceeds the raw figure (shown clamped at 0): this phase is below \
+                what the probes resolve." }
         }
         @if !unavailable.is_empty() {
-            p.note { "Unavailable counters:" }
+            p.note { "Unavailable counters (no column above when unavailable in every phase):" }
             ul { @for (name, why) in &unavailable { li.note { code { (name) } ": " (why) } } }
         }
-        (source_note("Times in ns per call (median and p99 over probed calls); share = phase median ÷ sum of phase medians. \
-            Counters: phase-isolated batches divided per operation; the source of each value is given beside it."))
+        (source_note("Times: ns per call from the in-situ probes. Mean over all probed calls (calls without the phase \
+            count 0; calls whose time without gc exceeds the 99th percentile are left out); median and p99 over all calls, \
+            for gc over the calls that collected only. “− probe cost”: the calibrated cost of one boundary taken off per \
+            span (apply has two), clamped at 0. Share = phase mean ÷ sum of phase means. Counters: phase-isolated \
+            batches divided per operation (source beside each value); “not measured”: the phase has no isolated run. \
+            callgrind Ir/op: instructions per operation of the isolated phase, single-threaded, under valgrind."))
     }
 }
 
@@ -156,12 +245,20 @@ fn counter_unit(name: &str) -> &'static str {
     }
 }
 
-fn phase_row(ph: &PhaseProfile, names: &[String]) -> Markup {
+/// A corrected figure, starred when the correction exceeded the raw value.
+fn corrected(value: Option<f64>, exceeds: bool) -> Markup {
+    html! { td.num { (format::opt_ns(value)) @if exceeds && value.is_some() { " *" } } }
+}
+
+fn phase_row(ph: &PhaseProfile, names: &[String], ir: Option<&CallgrindCounts>) -> Markup {
     html! {
         tr {
             td { span.swatch style={ "background:" (phase_colour(ph.phase)) } {} (ph.phase.name()) }
+            td.num { (format::opt_ns(ph.ns_mean)) }
             td.num { (format::opt_ns(ph.ns_median)) }
             td.num { (format::opt_ns(ph.ns_p99)) }
+            (corrected(ph.ns_mean_corrected, ph.correction_exceeds_raw))
+            (corrected(ph.ns_median_corrected, ph.correction_exceeds_raw))
             td.num { (ph.share.map_or(format::MISSING.to_owned(), format::percent)) }
             td { (ph.time_source.label()) }
             @for n in names {
@@ -173,6 +270,7 @@ fn phase_row(ph: &PhaseProfile, names: &[String]) -> Markup {
                     None => td.nm { "not measured" },
                 }
             }
+            @if let Some(counts) = ir { td.num { (instructions(counts, ph.phase)) } }
         }
     }
 }
@@ -201,7 +299,8 @@ fn callgrind(p: &ProfileResults) -> Markup {
                 }
             }
         }
-        (source_note("Source: valgrind callgrind, single-threaded, instructions retired (Ir) per call per phase; machine-independent."))
+        (source_note("Source: valgrind callgrind, single-threaded, instructions retired (Ir) per call per phase; machine-independent. \
+            “—”: the profiler has no isolated run for that phase."))
     }
 }
 
