@@ -245,9 +245,11 @@ fn counter_unit(name: &str) -> &'static str {
     }
 }
 
-/// A corrected figure, starred when the correction exceeded the raw value.
+/// A corrected figure, starred when the correction exceeded the raw value and clamped it to 0
+/// (the flag covers mean and median; only the clamped one is starred).
 fn corrected(value: Option<f64>, exceeds: bool) -> Markup {
-    html! { td.num { (format::opt_ns(value)) @if exceeds && value.is_some() { " *" } } }
+    let clamped = exceeds && value == Some(0.0);
+    html! { td.num { (format::opt_ns(value)) @if clamped { " *" } } }
 }
 
 fn phase_row(ph: &PhaseProfile, names: &[String], ir: Option<&CallgrindCounts>) -> Markup {

@@ -319,12 +319,22 @@ fn latency_row(c: &Cell) -> Markup {
             }
             @match &c.fairness {
                 Some(f) => {
-                    td.num { (format!("{:.2}", f.min_max_ratio)) }
+                    td.num { (fairness_ratio(f.min_max_ratio)) }
                     td { (f.per_thread_calls.iter().map(|n| format::count(*n)).collect::<Vec<_>>().join(", ")) }
                 }
                 None => { td.nm colspan="2" { "not measured: no per-thread counts" } }
             }
         }
+    }
+}
+
+/// min ÷ max calls per thread: two decimals, or three significant digits when a starved thread
+/// makes it small (`0.00186`, never `0.00`).
+fn fairness_ratio(ratio: f64) -> String {
+    if ratio > 0.0 && ratio < 0.01 {
+        format::per_call(ratio)
+    } else {
+        format!("{ratio:.2}")
     }
 }
 
