@@ -26,7 +26,7 @@ use crate::capability::{Capability, CapabilityGuard};
 use crate::error::{CallInError, EXIT_FAILURE, EXIT_HEAPOVERFLOW, ExitKind};
 use crate::heap::{self, ClosurePtr, IoIntFn, Word};
 use crate::incall::{self, CallPhase, InCall};
-use crate::policy::ThreadObjects;
+use crate::policy::{ThreadIds, ThreadObjects};
 use crate::rts::{self, Rts};
 use crate::sched::{self, Failure, SchedulerStatus};
 use crate::task::{self, Task};
@@ -581,12 +581,28 @@ unsafe fn run_in_call(
         None => (SchedulerStatus::HeapExhausted, ptr::null()),
         Some(tso) => {
             probe_mark!(CreateThread);
-            schedule_wait_thread(cx, rts, tso)
+            let outcome = schedule_wait_thread(cx, rts, tso);
+            thread_ended(cx, rts, tso);
+            outcome
         }
     };
     // SAFETY: forwarded contract.
     unsafe { store_outcome(cx, pcap, ret, status, result) };
     probe_mark!(Schedule);
+}
+
+/// The call's thread has ended: with a global thread list, record it for removal (Note [thread
+/// list pruning] in rts.rs). A call detached by `hs_exit` holds no capability; its instance is
+/// shutting down and the list goes with it.
+#[inline(always)]
+fn thread_ended(cx: &mut Ctx, rts: &Rts, tso: sched::TsoPtr) {
+    if rts.config().policy.thread_ids == ThreadIds::GlobalLock
+        && cx.ic().phase == CallPhase::Running
+    {
+        // SAFETY: the call's own TSO, live until the call ends (as for `finish_thread`).
+        let id = unsafe { sched::thread_id(tso) };
+        rts.thread_finished(&mut cx.guard(), id);
+    }
 }
 
 /// Record the call's outcome in its InCall and the C caller's out-pointers.
@@ -682,7 +698,7 @@ pub(crate) fn create_thread(cx: &mut Ctx, rts: &Rts, p: ClosurePtr) -> Option<sc
         ThreadObjects::ReusePerInCall => {
             let mut g = cx.guard();
             let no = g.cap().no;
-            let id_for = |addr| rts.new_thread_id(&mut g, addr);
+            let id_for = |_| rts.new_thread_id(&mut g);
             return Some(cx.ic().tso.new_thread(id_for, no, p));
         }
         ThreadObjects::FreshInNursery => {
@@ -694,7 +710,7 @@ pub(crate) fn create_thread(cx: &mut Ctx, rts: &Rts, p: ClosurePtr) -> Option<sc
         }
     };
     let mut g = cx.guard();
-    let id = rts.new_thread_id(&mut g, tso.as_ptr() as usize);
+    let id = rts.new_thread_id(&mut g);
     // SAFETY: `tso`/`stack` are TSO_WORDS/STACK_WORDS words owned by this call.
     unsafe { sched::init_thread(tso, stack, id, g.cap().no, p) };
     Some(tso)

@@ -21,6 +21,7 @@ use crate::error::CallInError;
 use crate::nursery::{Nursery, Reclaim};
 use crate::policy::{GcPolicy, NurseryLayout, PolicySet, SelectPolicy, WaitPolicy};
 use crate::stats::StatsSnapshot;
+use crate::sync::UnsafeCell;
 use crate::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use crate::task::{CapHint, Task};
 
@@ -209,9 +210,40 @@ struct GhcGlobals {
 #[derive(Debug, Default)]
 struct SchedGlobal {
     next_thread_id: u64,
-    /// The global thread list: TSOs created since the last collection (walked by it).
-    threads: Vec<usize>,
+    /// The global thread list (`ThreadIds::GlobalLock`): the ids of threads not yet known to
+    /// be finished (Note [thread list pruning]).
+    threads: Vec<u64>,
 }
+
+/// Per capability, the ids of global-list threads that finished while it was held, not yet
+/// removed from the list. Only the capability's holder touches its slot.
+struct FinishedThreads(UnsafeCell<Vec<u64>>);
+
+// SAFETY: the Vec is only reached through `Rts::finished_of`, which requires the guard of the
+// slot's capability; one thread holds a capability at a time, and hand-offs synchronise.
+unsafe impl Sync for FinishedThreads {}
+
+/// A capability prunes the thread list once this many of its finished threads are pending,
+/// even if its nursery is not reclaimed (a call that finishes on a capability it migrated to
+/// may allocate nothing there). Bounds the list at live threads + this many per capability.
+/// GHC-mode calls (1 KiB of nursery each) reclaim long before, so there it never triggers.
+pub const THREAD_LIST_PRUNE_BATCH: usize = 4096;
+
+// Note [thread list pruning]
+// ~~~~~~~~~~~~~~~~~~~~~~~~~~
+// GHC links every new TSO on the global thread list under `sched_mutex` (`createThread`) and
+// drops the finished ones when the GC tidies the list (`tidyThreadList`, which reads each TSO's
+// `what_next`). In GHC every nursery reclaim is such a GC. The model reclaims nurseries per
+// capability too (`GcPolicy::PerCapability`), and it cannot read a finished TSO to learn its
+// state: a fresh TSO's nursery memory may be reused and a reused TSO (`ReusePerInCall`) may run
+// the next call on another capability. So a call whose thread is on the list records the
+// thread's id, without a lock, in the finished set of the capability it holds when it ends
+// (`thread_finished`). Whoever reclaims that capability's nursery, per capability or stop the
+// world, then removes those ids from the list under `sched_mutex` (`prune_finished`), and so
+// does the holder once the set reaches `THREAD_LIST_PRUNE_BATCH`. The list keeps exactly the
+// threads whose calls have not ended (suspended in a safe foreign call, or running) plus the
+// pending sets; a stop-the-world collection empties every held capability's set, so it walks
+// only live threads, as GHC's does after its GC.
 
 /// One RTS instance.
 pub struct Rts {
@@ -225,6 +257,8 @@ pub struct Rts {
     /// GHC `last_free_capability[node]` (`SelectPolicy::Ghc` only): written on every release.
     last_free: Box<[CachePadded<AtomicU32>]>,
     ghc: GhcGlobals,
+    /// Index = capability number (Note [thread list pruning]).
+    finished: Box<[CachePadded<FinishedThreads>]>,
     /// Calls suspended in a safe foreign call (they hold pins but no capability).
     suspended: AtomicUsize,
     /// Where each capability's first nursery buffer was placed (index = capability number).
@@ -304,6 +338,9 @@ impl Rts {
                 .map(|n| CachePadded::new(AtomicU32::new(n)))
                 .collect(),
             ghc: GhcGlobals::default(),
+            finished: (0..config.max_capabilities)
+                .map(|_| CachePadded::new(FinishedThreads(UnsafeCell::new(Vec::new()))))
+                .collect(),
             suspended: AtomicUsize::new(0),
             nursery_homes: Mutex::new(Vec::new()),
             config,
@@ -734,9 +771,10 @@ impl Rts {
 
     // ---------------------------------------------------------------- thread ids and GC
 
-    /// A thread id for a new TSO, per policy; `sched_mutex` in GHC mode (`createThread`).
+    /// A thread id for a new TSO, per policy; `sched_mutex` in GHC mode (`createThread`), which
+    /// also links the thread on the global list.
     #[inline] // called once per call-in from api.rs, another codegen unit
-    pub(crate) fn new_thread_id(&self, g: &mut CapabilityGuard<'_>, tso: usize) -> u64 {
+    pub(crate) fn new_thread_id(&self, g: &mut CapabilityGuard<'_>) -> u64 {
         match self.config.policy.thread_ids {
             crate::policy::ThreadIds::PerCapability => {
                 let cap_no = g.cap().no as u64;
@@ -749,10 +787,56 @@ impl Rts {
                 g.cap().stats.lock_acquisitions(1);
                 let mut s = self.ghc.sched.lock();
                 s.next_thread_id += 1;
-                s.threads.push(tso);
-                s.next_thread_id
+                let id = s.next_thread_id;
+                s.threads.push(id);
+                id
             }
         }
+    }
+
+    /// The call whose thread is `id` has ended on the capability `g` holds: with a global
+    /// thread list, record it for removal (Note [thread list pruning]).
+    #[inline]
+    pub(crate) fn thread_finished(&self, g: &mut CapabilityGuard<'_>, id: u64) {
+        if self.config.policy.thread_ids != crate::policy::ThreadIds::GlobalLock {
+            return;
+        }
+        let finished = self.finished_of(g);
+        finished.push(id);
+        if finished.len() >= THREAD_LIST_PRUNE_BATCH {
+            self.prune_finished(g);
+        }
+    }
+
+    /// The finished-thread set of the capability `g` holds.
+    fn finished_of<'g>(&self, g: &'g mut CapabilityGuard<'_>) -> &'g mut Vec<u64> {
+        let slot = &self.finished[g.cap().no as usize];
+        // SAFETY: `g` proves this thread holds capability `no`, the only one that touches slot
+        // `no`; the `&mut` borrow of `g` prevents two live references through this guard.
+        slot.0.with_mut(|p| unsafe { &mut *p })
+    }
+
+    /// Remove the finished threads recorded on `g`'s capability from the global list, under
+    /// `sched_mutex`. Keeps the set's capacity, so steady-state calls allocate nothing.
+    fn prune_finished(&self, g: &mut CapabilityGuard<'_>) {
+        if self.finished_of(g).is_empty() {
+            return;
+        }
+        g.cap().stats.lock_acquisitions(1);
+        let done = self.finished_of(g);
+        done.sort_unstable();
+        self.ghc
+            .sched
+            .lock()
+            .threads
+            .retain(|id| done.binary_search(id).is_err());
+        done.clear();
+    }
+
+    /// A copy of the global thread list, oldest first (`ThreadIds::GlobalLock`; empty
+    /// otherwise): ids of threads whose calls have not ended, plus finished ones not yet pruned.
+    pub fn thread_list(&self) -> Vec<u64> {
+        self.ghc.sched.lock().threads.clone()
     }
 
     /// Called right after a call acquired `g` and before it allocates: reclaim the nursery if
@@ -779,6 +863,7 @@ impl Rts {
                     g.cap().stats.nursery_resets(1);
                 }
                 g.owned().threads_since_gc = 0;
+                self.prune_finished(g);
             }
             GcPolicy::StopTheWorld => self.stop_the_world_gc(g),
         }
@@ -801,17 +886,23 @@ impl Rts {
             .map(|i| self.acquire_specific(self.cap(i)))
             .collect();
         let mut reclaimed = u64::from(g.nursery().reclaim_now() != Reclaim::None);
+        // Every held capability's finished set, gathered in ours (capacities are kept).
+        let mut done = std::mem::take(self.finished_of(g));
         for c in &others {
             // SAFETY: acquired just above by this thread.
             let mut og = unsafe { CapabilityGuard::assume_held(c) };
             reclaimed += u64::from(og.nursery().reclaim_now() != Reclaim::None);
+            done.append(self.finished_of(&mut og));
         }
+        done.sort_unstable();
+        // `tidyThreadList`: drop the finished threads, walk the live ones.
         let walked = {
             let mut s = self.ghc.sched.lock();
-            let live = s.threads.iter().filter(|&&t| t != 0).count();
-            s.threads.clear();
-            live
+            s.threads.retain(|id| done.binary_search(id).is_err());
+            s.threads.len()
         };
+        done.clear();
+        *self.finished_of(g) = done;
         g.cap().stats.stw_gcs(1);
         g.cap().stats.nursery_resets(reclaimed);
         g.cap().stats.lock_acquisitions(2);

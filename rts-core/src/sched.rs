@@ -195,6 +195,15 @@ pub(crate) unsafe fn thread_closure(tso: TsoPtr) -> ClosurePtr {
     }
 }
 
+/// The thread's id.
+///
+/// # Safety
+/// As for [`thread_closure`].
+pub(crate) unsafe fn thread_id(tso: TsoPtr) -> u64 {
+    // SAFETY: per contract.
+    unsafe { *tso.as_ptr().add(TSO_ID) as u64 }
+}
+
 /// Mark a thread finished and pop its frames (`ThreadComplete`).
 ///
 /// # Safety
