@@ -352,3 +352,30 @@ fn counter_columns_only_for_counters_available_somewhere() {
     );
     assert!(phases.contains("callgrind Ir/op"), "Ir/op column");
 }
+
+#[test]
+fn ablation_rows_compare_with_the_ghc_set_too() {
+    let page = render(&fixture_inputs());
+    let ablation = section_text(&page, "ablation");
+    assert!(ablation.contains("÷ all-ghc (run matrix)"));
+    // ghc set with the default's waiting, 1/1: 83.8 ns over the ghc-mode cell's 118.0 ns.
+    assert!(ablation.contains("0.71×"), "{ablation}");
+    // A skipped row has no ratio, never a zero.
+    assert!(ablation.contains("not measured: "));
+}
+
+#[test]
+fn a_starved_thread_keeps_its_fairness_digits() {
+    let mut inputs = fixture_inputs();
+    let Input::Loaded(run) = &mut inputs.run else {
+        panic!("fixture run loads")
+    };
+    let cell = run
+        .cells
+        .iter_mut()
+        .find(|c| c.fairness.is_some())
+        .expect("a cell with fairness");
+    cell.fairness.as_mut().unwrap().min_max_ratio = 1_856.0 / 999_872.0;
+    let latency = section_text(&render(&inputs), "latency");
+    assert!(latency.contains("0.00186"), "{latency}");
+}

@@ -6,8 +6,8 @@ use crate::chart::{self, SERIES_COLOURS, Series};
 use crate::format;
 use crate::input::Input;
 use crate::schema::{
-    AblationDirection, Cell, DEFAULT_POLICY_LABEL, FloorMeasurement, GHC_POLICY_LABEL, Manifest,
-    RunResults, System,
+    AblationDirection, AblationRow, Cell, DEFAULT_POLICY_LABEL, FloorMeasurement, GHC_POLICY_LABEL,
+    Manifest, RunResults, System,
 };
 use maud::{Markup, html};
 use std::collections::BTreeMap;
@@ -347,7 +347,8 @@ pub(super) fn ablation(run: &Input<RunResults>) -> Markup {
         }
         html! {
             table {
-                tr { th { "choice switched" } th { "base set" } th { "threads / caps" } th { "ns/call" } th { "÷ all-default" } }
+                tr { th { "choice switched" } th { "base set" } th { "threads / caps" } th { "ns/call" } th { "÷ all-default" }
+                     th { "÷ all-ghc (run matrix)" } }
                 @for a in &r.ablation {
                     tr {
                         td { code { (a.switched) } }
@@ -359,13 +360,28 @@ pub(super) fn ablation(run: &Input<RunResults>) -> Markup {
                             (None, None) => td.nm { "not measured: no figure recorded" },
                         }
                         td.num { (format::opt_ratio(a.ratio_to_default)) }
+                        td.num { (format::opt_ratio(ratio_to_ghc_cell(r, a))) }
                     }
                 }
             }
             (source_note("ns/call: median (min – max, n repetitions) from the callin-bench run driver. \
-                ÷ all-default: this row's median over the all-default policy set's median at the same threads and capabilities (> 1 = slower)."))
+                ÷ all-default: this row's median over the all-default policy set's median at the same threads and capabilities, \
+                measured with the ablation (> 1 = slower). ÷ all-ghc: this row's median over the run matrix's rts-core ghc mode cell \
+                at the same threads and capabilities (a separate measurement, longer repetitions; < 1 = this choice saves time in the ghc set)."))
         }
     })
+}
+
+/// This ablation row's median over the all-`ghc` matrix cell at the same threads and capabilities.
+fn ratio_to_ghc_cell(r: &RunResults, a: &AblationRow) -> Option<f64> {
+    let row = a.ns_per_call.filter(|_| a.skipped.is_none())?.median;
+    let ghc = median_of(find_cell(
+        r,
+        System::RtsCoreGhcMode,
+        a.threads,
+        a.capabilities,
+    ))?;
+    (ghc > 0.0).then(|| row / ghc)
 }
 
 fn direction_label(d: AblationDirection) -> &'static str {
