@@ -379,3 +379,21 @@ fn a_starved_thread_keeps_its_fairness_digits() {
     let latency = section_text(&render(&inputs), "latency");
     assert!(latency.contains("0.00186"), "{latency}");
 }
+
+#[test]
+fn criterion_median_and_mean_are_both_per_element() {
+    let mut inputs = fixture_inputs();
+    let Input::Loaded(benches) = &mut inputs.criterion else {
+        panic!("fixture criterion loads")
+    };
+    let b = &mut benches[0];
+    b.elements_per_iter = Some(2);
+    b.median.point_estimate = 180.0;
+    b.mean.point_estimate = 202.0;
+    let id = b.id.clone();
+    let section = section_html(&render(&inputs), "criterion").to_owned();
+    let row_start = section.find(&id).expect("bench row");
+    let row = &section[row_start..row_start + section[row_start..].find("</tr>").unwrap()];
+    assert!(row.contains("90.0 ns"), "median per element: {row}");
+    assert!(row.contains("101.0 ns"), "mean per element: {row}");
+}
