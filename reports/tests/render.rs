@@ -3,7 +3,9 @@
 //! baseline regressions marked, errors that name the bad file.
 
 use callin_reports::input::{Input, NUMA_FILE, PROFILE_FILE, RUN_FILE};
-use callin_reports::schema::{DEFAULT_POLICY_LABEL, GHC_POLICY_LABEL, RunResults, System};
+use callin_reports::schema::{
+    DEFAULT_POLICY_LABEL, GHC_POLICY_LABEL, NurseryAccess, RunResults, Spread, System,
+};
 use callin_reports::{
     ChangeStatus, ReportError, ReportInputs, SECTIONS, compare_runs, render, write_report,
 };
@@ -378,6 +380,97 @@ fn a_starved_thread_keeps_its_fairness_digits() {
     cell.fairness.as_mut().unwrap().min_max_ratio = 1_856.0 / 999_872.0;
     let latency = section_text(&render(&inputs), "latency");
     assert!(latency.contains("0.00186"), "{latency}");
+}
+
+#[test]
+fn numa_section_shows_memory_access_local_and_not_measured_remote() {
+    let page = render(&fixture_inputs());
+    let numa = section_text(&page, "numa");
+    assert!(numa.contains("Memory access: local vs remote"));
+    for figure in ["95.3 ns", "93.9 ns – 97.8 ns, n = 5", "64.0 MiB"] {
+        assert!(
+            numa.contains(figure),
+            "memory access lacks {figure}:\n{numa}"
+        );
+    }
+    assert!(
+        numa.contains("move_pages"),
+        "the source of the page check is named"
+    );
+    assert!(
+        numa.contains(
+            "not measured: remote access from node 0 to memory on node 1: \
+             fixture: needs a multi-node machine"
+        ),
+        "{numa}"
+    );
+    assert!(numa.contains("Capability selection cost"));
+    assert!(numa.contains("3.10 ns"), "selection cost with its unit");
+}
+
+/// Hand-written two-node memory-access cells (test data, not a measurement): local, remote on
+/// the intended node, remote whose pages landed elsewhere, and remote with unreadable pages.
+fn two_node_access() -> Vec<NurseryAccess> {
+    let cell = |memory_node, pages_on_node, median| NurseryAccess {
+        thread_node: 0,
+        memory_node,
+        pages_on_node,
+        bytes: 64 << 20,
+        ns_per_access: Some(Spread {
+            median,
+            min: median - 1.0,
+            max: median + 1.0,
+            reps: 5,
+        }),
+        skipped: None,
+    };
+    vec![
+        cell(0, Some(0), 100.0),
+        cell(1, Some(1), 160.0),
+        cell(2, Some(0), 101.0),
+        cell(3, None, 250.0),
+    ]
+}
+
+#[test]
+fn remote_memory_access_is_compared_with_local_and_misplaced_pages_are_flagged() {
+    let mut inputs = fixture_inputs();
+    let Input::Loaded(numa) = &mut inputs.numa else {
+        panic!("the NUMA fixture loads")
+    };
+    numa.nursery_access = two_node_access();
+    let page = render(&inputs);
+    let text = section_text(&page, "numa");
+    assert!(
+        text.contains("160.0 ns") && text.contains("1.60×"),
+        "{text}"
+    );
+    assert!(
+        text.contains("250.0 ns") && text.contains("2.50×"),
+        "{text}"
+    );
+    assert!(
+        text.contains("0 (not node 2: first touch did not place them)"),
+        "{text}"
+    );
+    assert!(text.contains("unknown (move_pages unreadable)"), "{text}");
+    assert!(
+        !text.contains("not measured: remote access"),
+        "every cell was measured"
+    );
+}
+
+#[test]
+fn numa_results_without_memory_access_cells_say_so() {
+    let mut inputs = fixture_inputs();
+    let Input::Loaded(numa) = &mut inputs.numa else {
+        panic!("the NUMA fixture loads")
+    };
+    numa.nursery_access.clear();
+    numa.selection_cost.clear();
+    let text = section_text(&render(&inputs), "numa");
+    assert!(text.contains("not measured: the NUMA results have no memory-access cells"));
+    assert!(text.contains("not measured: the NUMA results have no selection-cost figures"));
 }
 
 #[test]

@@ -1,10 +1,12 @@
 //! The NUMA section: the topology and capability placement, local-vs-remote experiments,
-//! selection cost, and the honest notes about what a one-node machine cannot show.
+//! memory access cost local vs remote, selection cost, and the honest notes about what a
+//! one-node machine cannot show.
 
 use super::{not_measured, source_note, spread_cell, with_input};
 use crate::format;
 use crate::input::Input;
-use crate::schema::{NumaResults, NumaRow, TopologyResults};
+use crate::schema::Spread;
+use crate::schema::{NumaResults, NumaRow, NurseryAccess, TopologyResults};
 use maud::{Markup, html};
 
 pub(super) fn numa(topology: &Input<TopologyResults>, numa: &Input<NumaResults>) -> Markup {
@@ -87,8 +89,12 @@ fn experiments_body(n: &NumaResults) -> Markup {
             (source_note("ns/call: median (min – max, n repetitions) from the callin-bench numa driver; \
                 remote acquisitions: cross-node capability acquisitions ÷ all acquisitions (rts-core stats)."))
         }
-        @if !n.selection_cost.is_empty() {
-            h3 { "Capability selection cost" }
+        h3 { "Memory access: local vs remote" }
+        (memory_access(&n.nursery_access))
+        h3 { "Capability selection cost" }
+        @if n.selection_cost.is_empty() {
+            (not_measured("the NUMA results have no selection-cost figures"))
+        } @else {
             table {
                 tr { th { "capabilities" } th { "nodes" } th { "policy" } th { "ns per selection" } }
                 @for s in &n.selection_cost {
@@ -96,6 +102,78 @@ fn experiments_body(n: &NumaResults) -> Markup {
                 }
             }
             (source_note("Source: selection loop on synthetic topologies, median (min – max, n repetitions)."))
+        }
+    }
+}
+
+/// The dependent-load latency cells: measured ones in a table (remote ones with their factor
+/// over the local cell from the same thread node), skipped ones as "not measured" blocks.
+fn memory_access(cells: &[NurseryAccess]) -> Markup {
+    let measured: Vec<(&NurseryAccess, &Spread)> = cells
+        .iter()
+        .filter(|c| c.skipped.is_none())
+        .filter_map(|c| c.ns_per_access.as_ref().map(|s| (c, s)))
+        .collect();
+    html! {
+        @if cells.is_empty() {
+            (not_measured("the NUMA results have no memory-access cells"))
+        }
+        @if !measured.is_empty() {
+            table {
+                tr { th { "access" } th { "thread node" } th { "memory first touched on" }
+                     th { "pages on node (kernel)" } th { "memory" } th { "ns per load" } th { "vs local" } }
+                @for (c, s) in &measured { (access_row(c, s, &measured)) }
+            }
+            (source_note("ns per load: dependent loads over a random cyclic permutation of cache lines                 (each address comes from the previous load, so prefetchers cannot help), median                 (min – max, n repetitions); memory placed by first touch from a thread bound to the                 node, its pages' node read back with move_pages; vs local: this median ÷ the local                 median from the same thread node."))
+        }
+        @for c in cells {
+            @if let Some(why) = skipped_reason(c) {
+                (not_measured(&format!(
+                    "{} access from node {} to memory on node {}: {why}",
+                    access_kind(c), c.thread_node, c.memory_node
+                )))
+            }
+        }
+    }
+}
+
+/// Why a memory-access cell has no figure, if it has none.
+fn skipped_reason(c: &NurseryAccess) -> Option<&str> {
+    match (&c.skipped, &c.ns_per_access) {
+        (Some(why), _) => Some(why),
+        (None, None) => Some("no figure recorded"),
+        (None, Some(_)) => None,
+    }
+}
+
+fn access_kind(c: &NurseryAccess) -> &'static str {
+    if c.thread_node == c.memory_node {
+        "local"
+    } else {
+        "remote"
+    }
+}
+
+fn access_row(c: &NurseryAccess, s: &Spread, measured: &[(&NurseryAccess, &Spread)]) -> Markup {
+    let local = measured
+        .iter()
+        .find(|(l, _)| l.thread_node == c.thread_node && l.memory_node == c.thread_node)
+        .map(|(_, l)| l.median);
+    let factor = match local {
+        Some(l) if c.thread_node != c.memory_node && l > 0.0 => format::ratio(s.median / l),
+        _ => format::MISSING.to_owned(),
+    };
+    html! {
+        tr {
+            td { (access_kind(c)) } td.num { (c.thread_node) } td.num { (c.memory_node) }
+            @match c.pages_on_node {
+                Some(p) if p == c.memory_node => td.num { (p) },
+                Some(p) => td.nm { (p) " (not node " (c.memory_node) ": first touch did not place them)" },
+                None => td.nm { "unknown (move_pages unreadable)" },
+            }
+            td.num { (format::bytes(c.bytes)) }
+            (spread_cell(s))
+            td.num { (factor) }
         }
     }
 }
