@@ -7,19 +7,48 @@
 //! taken with a CAS: the lock-free fast path. The GHC wait policy adds `cap->lock` and the
 //! `returning_tasks` FIFO (see `ghc_wait.rs`).
 //!
-//! Note [bounded barging]
+//! Note [heir hand-off]
 //! ---------------------------------------
-//! With `WaitPolicy::SpinPark`, a release that finds parked waiters (`PARKED`) may leave the
-//! capability free for a newcomer to take ("barging", like GHC), which keeps a thread that calls
-//! in a loop running at full speed. This is bounded: after `BARGE_BOUND` consecutive such
-//! releases the releaser hands the capability directly to the longest-parked waiter (it wakes
-//! up already owning it), and a parked waiter re-checks after `PARK_RECHECK` even if nobody
-//! wakes it, so a capability left free never strands a waiter. Bound: a parked waiter gets
-//! a capability after at most `BARGE_BOUND` releases of it by others, or `PARK_RECHECK` after
-//! it was left free. GHC has no bound (monopoly regime, GHC-CALLIN.md §9).
+//! `WaitPolicy::SpinPark`. A call-in holds its capability for tens of nanoseconds, so a waiter
+//! should not sleep while the holder is running, and a capability should not be handed to a
+//! task that is asleep or descheduled while someone running could use it (the capability would
+//! sit idle for a scheduler wake-up, tens of microseconds). Three stages, each bounded:
+//!
+//! 1. Free competition (`spin_wait`): the waiter polls `state` read-only with a pause backoff
+//!    for `SPIN`, and takes the capability with a CAS whenever it is seen free. Here it may
+//!    lose to others (barging), for at most `SPIN`.
+//! 2. Commitment (`wait_queued`): if nobody is the heir and nobody is queued, the waiter makes
+//!    itself the capability's **heir** (`HEIR_SPINNING`). Otherwise it parks in the
+//!    capability's FIFO queue (`PARKED`; parking_lot_core, untimed).
+//! 3. The heir (`heir_wait`) keeps polling (pauses, then `yield_now` after `HEIR_PAUSE_ONLY`)
+//!    and takes the capability whenever it sees it free. Once it has been heir for `HEIR_DUE`
+//!    it marks itself due (`HEIR_DUE_NOW`), and **the first release that finds a due heir hands
+//!    the capability to it** and never leaves it free: a running heir gets `HEIR_GRANTED`
+//!    (noticed within one poll); an heir that polled for `HEIR_SPIN` sleeps (`HEIR_ASLEEP`)
+//!    and is woken already owning it. Releases before the heir is due leave the capability
+//!    free (the holder keeps running calls; a hand-off on every release would ping-pong the
+//!    capability and hand it to heirs that yielded their CPU). A release that finds parked
+//!    waiters and no heir wakes the head of the queue as the next heir (`HEIR_WAKING`) and
+//!    leaves the capability free meanwhile; once the heir runs it is `HEIR_SPINNING`.
+//!
+//! Bound (enforced by the release code, tested by `ready_heir_is_never_passed_over` and the
+//! loom models): a waiter competes freely for at most `SPIN`, then is the heir or queued; the
+//! heir is passed over by releases for at most `HEIR_DUE` of its own running time, then by
+//! **zero** releases; queued waiters become heir in FIFO order, and nobody becomes heir ahead
+//! of a queued waiter (stage 2 requires an empty queue). So a waiter with `k` queued ahead of
+//! it gets the capability within `SPIN` + `k + 1` heir turns, each at most one scheduler
+//! wake-up + `HEIR_DUE` + two holds. GHC has no bound (a signalled waiter can be overtaken
+//! indefinitely: the monopoly regime of GHC-CALLIN.md §9).
+//!
+//! No lost wake-up: a task parks only while `LOCKED` is set (checked under the queue lock), and
+//! the release of a capability with `PARKED` set and no heir always appoints one under the same
+//! lock; the heir sleeps only while `LOCKED` and `HEIR_DUE_NOW` (checked under its own queue
+//! lock), and a release that sees `HEIR_ASLEEP` always wakes it. Free ∧ `PARKED` implies an heir
+//! is waking or running, and it takes the capability when it sees it free.
 
 use std::marker::PhantomData;
 use std::ptr;
+#[cfg(not(rts_loom))]
 use std::time::{Duration, Instant};
 
 use crate::nursery::Nursery;
@@ -32,28 +61,114 @@ use crate::task::Task;
 
 /// `state` bit: some task holds the capability.
 const LOCKED: usize = 1;
-/// `state` bit: tasks are parked on this capability's queue.
+/// `state` bit: tasks are parked in this capability's FIFO queue.
 const PARKED: usize = 2;
-/// Releases that may leave the capability to a newcomer while tasks are parked on it.
-pub const BARGE_BOUND: u32 = 64;
-/// How long a parked waiter sleeps before re-checking without being woken.
-pub const PARK_RECHECK: Duration = Duration::from_micros(200);
-/// Spin rounds before parking (each spins 2^round pause instructions, as parking_lot does).
+/// `state` field: the heir (Note [heir hand-off]).
+const HEIR_MASK: usize = 0b111 << 2;
+/// No heir.
+const HEIR_NONE: usize = 0;
+/// A queued waiter was woken to be the heir and has not run yet: releases leave the capability
+/// free meanwhile.
+const HEIR_WAKING: usize = 1 << 2;
+/// The heir is running and polling: the next release grants it the capability.
+const HEIR_SPINNING: usize = 2 << 2;
+/// The heir sleeps (always with `LOCKED`): the next release wakes it already owning it.
+const HEIR_ASLEEP: usize = 3 << 2;
+/// A release granted the capability to the running heir (always with `LOCKED`); the heir
+/// clears the field when it notices.
+const HEIR_GRANTED: usize = 4 << 2;
+/// The heir is running and has waited `HEIR_DUE`: the next release grants it the capability
+/// (before that, releases leave the capability free and the heir competes for it).
+const HEIR_DUE_NOW: usize = 5 << 2;
+
+/// Free competition before a waiter commits (stage 1 of Note [heir hand-off]).
 #[cfg(not(rts_loom))]
-const SPIN_ROUNDS: u32 = 6;
-/// One round of one yield under loom (STYLE.md R4): the spin is only a delay, and 63 yields per
-/// wait would swamp the model without exploring anything new.
-#[cfg(rts_loom)]
-const SPIN_ROUNDS: u32 = 1;
-/// Unpark token: the capability was handed to the woken task, which now holds it.
+pub const SPIN: Duration = Duration::from_micros(2);
+/// How long the heir competes for free releases before the next release must hand it the
+/// capability (the bound of Note [heir hand-off]).
+#[cfg(not(rts_loom))]
+pub const HEIR_DUE: Duration = Duration::from_micros(20);
+/// How long the heir polls (pause backoff, then `yield_now`) before it sleeps.
+#[cfg(not(rts_loom))]
+pub const HEIR_SPIN: Duration = Duration::from_micros(50);
+/// The heir polls with pauses only for this long, then yields the CPU between polls (the
+/// holder may share its core).
+#[cfg(not(rts_loom))]
+const HEIR_PAUSE_ONLY: Duration = Duration::from_micros(5);
+/// Most pause instructions between two polls.
+#[cfg(not(rts_loom))]
+const MAX_BACKOFF: u32 = 32;
+/// Unpark token: the capability was handed to the woken heir, which now holds it.
 const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
-/// Unpark token: woken to compete for the capability.
-const TOKEN_RETRY: UnparkToken = UnparkToken(0);
+/// Unpark token: woken from the queue to be the heir.
+const TOKEN_HEIR: UnparkToken = UnparkToken(2);
+/// Unpark token: the queue had emptied meanwhile (nobody receives it).
+const TOKEN_NONE: UnparkToken = UnparkToken(0);
+
+/// A waiting budget: wall-clock normally; under loom (no clock) one poll, since the spin is only
+/// a delay and more polls would swamp the model without exploring anything new (STYLE.md R4).
+struct Budget {
+    #[cfg(not(rts_loom))]
+    start: Instant,
+    #[cfg(rts_loom)]
+    polls: u32,
+}
+
+impl Budget {
+    fn start() -> Budget {
+        Budget {
+            #[cfg(not(rts_loom))]
+            start: Instant::now(),
+            #[cfg(rts_loom)]
+            polls: 0,
+        }
+    }
+
+    /// Whether `limit` has passed since `start` (loom: after one poll).
+    #[cfg(not(rts_loom))]
+    fn spent(&mut self, limit: Duration) -> bool {
+        self.start.elapsed() >= limit
+    }
+
+    #[cfg(rts_loom)]
+    fn spent(&mut self, _limit: ()) -> bool {
+        self.polls += 1;
+        self.polls > 1
+    }
+}
+
+/// The budgets under loom are poll counts (see [`Budget`]).
+#[cfg(rts_loom)]
+const SPIN: () = ();
+#[cfg(rts_loom)]
+const HEIR_SPIN: () = ();
+#[cfg(rts_loom)]
+const HEIR_DUE: () = ();
+
+/// Pause between two polls: exponential backoff of pause instructions (a loom yield).
+struct Backoff(u32);
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff(1)
+    }
+
+    fn pause(&mut self) {
+        for _ in 0..self.0 {
+            crate::sync::spin_yield();
+        }
+        #[cfg(not(rts_loom))]
+        {
+            self.0 = (self.0 * 2).min(MAX_BACKOFF);
+        }
+    }
+}
 
 /// Port of `Capability` (`rts/Capability.h`). C code sees it as the opaque `Capability *`.
 #[derive(Debug)]
 pub struct Capability {
-    /// `LOCKED | PARKED`. Written by acquire (CAS), release, and the parking protocol.
+    /// `LOCKED | PARKED | heir` (Note [heir hand-off]). Written by acquire (CAS), release, and
+    /// the waiting protocol; polled by waiters, so the holder-only fields are on another line.
     state: AtomicUsize,
     /// The Task holding this capability (GHC `running_task`). Written by the holder right after
     /// it acquired; read by any thread, Relaxed, only to check that a caller holds the
@@ -65,12 +180,14 @@ pub struct Capability {
     pub node: u32,
     /// Position of this capability among its node's capabilities (its free-bitmap bit).
     pub(crate) idx_in_node: u32,
-    owned: UnsafeCell<CapOwned>,
+    /// Holder-only fields, on their own cache line(s) so the holder's writes do not invalidate
+    /// the line waiters poll.
+    owned: crossbeam_utils::CachePadded<UnsafeCell<CapOwned>>,
     /// Event counters (empty without the `stats` feature).
     pub stats: CapStats,
     /// State of the GHC wait policy (`cap->lock`, `returning_tasks`).
     pub(crate) ghc: crate::ghc_wait::GhcCapState,
-    /// Loom models choose the barge bound and whether parks time out (see `loom_model`).
+    /// Loom models choose whether queued parks time out (see `loom_model`).
     #[cfg(rts_loom)]
     model: loom_model::Knobs,
 }
@@ -88,8 +205,6 @@ pub struct CapOwned {
     /// Allocated at `hs_init` / `setNumCapabilities` for enabled capabilities.
     pub nursery: Option<Nursery>,
     pub run_queue: RunQueue,
-    /// Releases left before a direct hand-off (Note [bounded barging]).
-    barge_credit: u32,
     /// Per-capability thread-id counter (`ThreadIds::PerCapability`).
     pub next_thread_id: u64,
     /// Threads created on this capability since its nursery was last collected.
@@ -104,10 +219,7 @@ impl Capability {
             no,
             node,
             idx_in_node,
-            owned: UnsafeCell::new(CapOwned {
-                barge_credit: BARGE_BOUND,
-                ..CapOwned::default()
-            }),
+            owned: crossbeam_utils::CachePadded::new(UnsafeCell::new(CapOwned::default())),
             stats: CapStats::default(),
             ghc: crate::ghc_wait::GhcCapState::default(),
             #[cfg(rts_loom)]
@@ -115,41 +227,35 @@ impl Capability {
         }
     }
 
-    /// Releases that may barge before a hand-off: `BARGE_BOUND`, or the model's choice.
-    #[inline]
-    fn barge_bound(&self) -> u32 {
+    /// When a queued waiter re-checks on its own: never in production (Note [heir hand-off]:
+    /// a release always appoints an heir); loom models may make the park time out to explore
+    /// the queue emptying under a release.
+    fn queue_deadline(&self) -> Option<std::time::Instant> {
         #[cfg(rts_loom)]
-        return self.model.barge_bound;
-        #[cfg(not(rts_loom))]
-        BARGE_BOUND
-    }
-
-    /// When a parked waiter re-checks on its own (`None`: only when woken; loom models only).
-    fn park_deadline(&self) -> Option<Instant> {
-        #[cfg(rts_loom)]
-        if !self.model.timed_parks {
-            return None;
+        if self.model.timed_parks {
+            return Some(std::time::Instant::now());
         }
-        Some(Instant::now() + PARK_RECHECK)
+        None
     }
 
     /// The `WaitPolicy::SpinPark` acquisition of this one capability, waiting as long as it
-    /// takes: grab, else spin and park until handed the capability or able to grab it.
-    /// Returns whether it had to wait.
+    /// takes. Returns whether it had to wait.
     pub(crate) fn acquire_spin_park(&self) -> bool {
         if self.try_grab() {
             return false;
         }
-        while !self.wait_lockfree() {
-            if self.try_grab() {
-                break;
-            }
-        }
+        while !(self.spin_wait() || self.wait_queued()) {}
         true
     }
 
-    fn key(&self) -> usize {
+    /// Parking key of the FIFO queue.
+    fn queue_key(&self) -> usize {
         self as *const Capability as usize
+    }
+
+    /// Parking key of the heir's sleep (the capability is aligned, so this is no other key).
+    fn heir_key(&self) -> usize {
+        self.queue_key() | 1
     }
 
     /// Whether some task holds the capability now (a racy hint).
@@ -180,7 +286,8 @@ impl Capability {
             || self.try_grab_barging()
     }
 
-    /// Take the capability if it is free even though tasks are parked on it.
+    /// Take the capability if it is free even though waiters are registered on it (an heir
+    /// that is still waking, or running and about to take it itself).
     fn try_grab_barging(&self) -> bool {
         let mut s = self.state.load(Ordering::Relaxed);
         while s & LOCKED == 0 {
@@ -202,7 +309,7 @@ impl Capability {
     ///
     /// # Safety
     /// The calling thread must have just acquired the capability (a successful `try_grab`,
-    /// a hand-off token, or the GHC policy's grant) on behalf of `task`, its own Task.
+    /// a hand-off, or the GHC policy's grant) on behalf of `task`, its own Task.
     #[inline]
     pub(crate) unsafe fn enter(&self, task: *const Task) -> CapabilityGuard<'_> {
         self.running_task
@@ -216,9 +323,9 @@ impl Capability {
     /// Release after `try_grab`-style acquisition. Returns true if a waiter was handed the
     /// capability directly.
     #[inline]
-    fn release_lockfree(&self, owned: &mut CapOwned) -> bool {
+    fn release_lockfree(&self) -> bool {
         // ORDERING: SeqCst: Release for the next holder (pairs with `try_grab`), and ordered before
-        // the free-bitmap check in `Rts::mark_free` (the Dekker pair in select.rs).
+        // the free-bitmap check in `Rts::mark_free` (the Dekker pair of Note [free bitmaps]).
         if self
             .state
             .compare_exchange(LOCKED, 0, Ordering::SeqCst, Ordering::Relaxed)
@@ -226,73 +333,156 @@ impl Capability {
         {
             return false;
         }
-        self.release_contended_cold(owned)
+        self.release_contended_cold()
     }
 
+    /// A release that found waiters registered (Note [heir hand-off]): hand to the heir, appoint
+    /// one from the queue, or leave the capability free while the heir is waking.
     #[cold]
-    fn release_contended_cold(&self, owned: &mut CapOwned) -> bool {
-        if owned.barge_credit > 0 {
-            owned.barge_credit -= 1;
-            // ORDERING: SeqCst, as in `release_lockfree`; keeps PARKED so newcomers barge.
-            self.state.fetch_and(!LOCKED, Ordering::SeqCst);
-            return false;
+    fn release_contended_cold(&self) -> bool {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            debug_assert!(s & LOCKED != 0, "release of a capability nobody holds");
+            let next = match s & HEIR_MASK {
+                HEIR_DUE_NOW => (s & !HEIR_MASK) | HEIR_GRANTED,
+                HEIR_ASLEEP => return self.hand_to_sleeping_heir(),
+                HEIR_NONE if s & PARKED != 0 => match self.appoint_heir() {
+                    Some(()) => return false,
+                    None => {
+                        s = self.state.load(Ordering::Relaxed);
+                        continue;
+                    }
+                },
+                HEIR_NONE | HEIR_WAKING | HEIR_SPINNING => s & !LOCKED,
+                _ => unreachable!("granted capability released before its heir took it"),
+            };
+            // ORDERING: SeqCst, as in `release_lockfree` (Release for the next holder, be it the
+            // heir reading `HEIR_GRANTED` with Acquire or a barger).
+            match self
+                .state
+                .compare_exchange(s, next, Ordering::SeqCst, Ordering::Relaxed)
+            {
+                Ok(_) => return next & LOCKED != 0,
+                Err(now) => s = now,
+            }
         }
-        owned.barge_credit = self.barge_bound();
-        let mut handed = false;
+    }
+
+    /// Wake the sleeping heir already owning the capability. Returns true (handed off).
+    fn hand_to_sleeping_heir(&self) -> bool {
         let state = &self.state;
-        // SAFETY: `key` is this capability's address, used only as a parking key; the callback
-        // runs with the queue locked and does not park or unpark.
+        let mut woke = false;
+        // SAFETY: the key is derived from this capability's address and used only as a parking
+        // key; the callback runs under the queue lock and neither parks nor unparks.
         unsafe {
-            park::unpark_one(self.key(), |r| {
-                if r.unparked_threads == 0 {
-                    // Waiters all timed out meanwhile: plain release.
-                    state.store(0, Ordering::SeqCst);
-                    return TOKEN_RETRY;
-                }
-                handed = true;
-                // The woken task now holds the capability; keep LOCKED, PARKED if more sleep.
-                let s = if r.have_more_threads {
-                    LOCKED | PARKED
-                } else {
-                    LOCKED
-                };
-                state.store(s, Ordering::SeqCst);
+            park::unpark_one(self.heir_key(), |r| {
+                // The heir set HEIR_ASLEEP under this same queue lock and sleeps untimed, so it
+                // is in the queue.
+                assert_eq!(r.unparked_threads, 1, "HEIR_ASLEEP with no heir asleep");
+                woke = true;
+                // ORDERING: SeqCst; the parking lot's queue lock also orders this before the
+                // heir's wake-up. LOCKED stays: the heir now holds the capability.
+                state.fetch_and(!HEIR_MASK, Ordering::SeqCst);
                 TOKEN_HANDOFF
             });
         }
-        handed
+        woke
     }
 
-    /// Spin, then park until this capability is handed to us or might be free. Returns true if
-    /// we now hold it (hand-off); false if the caller should retry its selection.
+    /// Wake the head of the queue as heir and free the capability; `None` if the queue had
+    /// emptied (timed-out parks, loom models only), with `PARKED` cleared.
+    fn appoint_heir(&self) -> Option<()> {
+        let state = &self.state;
+        let mut appointed = None;
+        // SAFETY: as in `hand_to_sleeping_heir`.
+        unsafe {
+            park::unpark_one(self.queue_key(), |r| {
+                if r.unparked_threads == 0 {
+                    // ORDERING: SeqCst, as every `state` write of the release path.
+                    state.fetch_and(!PARKED, Ordering::SeqCst);
+                    return TOKEN_NONE;
+                }
+                appointed = Some(());
+                let parked = if r.have_more_threads { PARKED } else { 0 };
+                // Nobody else changes `state` now: we hold it (LOCKED), no heir can be claimed
+                // while PARKED, and PARKED is only set under this queue lock.
+                // ORDERING: SeqCst: Release for a barger that takes the capability next.
+                state.store(HEIR_WAKING | parked, Ordering::SeqCst);
+                TOKEN_HEIR
+            });
+        }
+        appointed
+    }
+
+    /// Stage 1 of Note [heir hand-off]: poll for `SPIN` and take the capability whenever it is
+    /// seen free. True if we now hold it.
     #[cold]
-    pub(crate) fn wait_lockfree(&self) -> bool {
-        for round in 0..SPIN_ROUNDS {
-            if self.try_grab() {
+    pub(crate) fn spin_wait(&self) -> bool {
+        let mut budget = Budget::start();
+        let mut backoff = Backoff::new();
+        loop {
+            if self.state.load(Ordering::Relaxed) & LOCKED == 0 && self.try_grab() {
                 return true;
             }
-            for _ in 0..(1u32 << round) {
-                crate::sync::spin_yield();
+            if budget.spent(SPIN) {
+                return false;
+            }
+            backoff.pause();
+        }
+    }
+
+    /// Stages 2 and 3 of Note [heir hand-off]: become the heir or queue, and wait. True if we now
+    /// hold the capability; false if it was free when we were about to queue (the caller
+    /// retries, possibly on another capability).
+    #[cold]
+    pub(crate) fn wait_queued(&self) -> bool {
+        let mut s = self.state.load(Ordering::Relaxed);
+        while s & LOCKED != 0 && s & (PARKED | HEIR_MASK) == 0 {
+            // ORDERING: Relaxed: claiming the heir role publishes nothing; the capability is
+            // received later with Acquire (`take_grant` / `heir_grab_free`).
+            match self.state.compare_exchange_weak(
+                s,
+                s | HEIR_SPINNING,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return self.heir_wait(),
+                Err(now) => s = now,
             }
         }
-        self.park_once()
+        if s & LOCKED == 0 {
+            return false;
+        }
+        match self.park_in_queue() {
+            ParkResult::Unparked(TOKEN_HEIR) => {
+                self.heir_running();
+                self.heir_wait()
+            }
+            _ => false,
+        }
     }
 
-    fn park_once(&self) -> bool {
+    /// Park in the FIFO queue while the capability is held and the queue or an heir exists.
+    fn park_in_queue(&self) -> ParkResult {
         let state = &self.state;
-        let validate = || loop {
-            let s = state.load(Ordering::Relaxed);
-            if s & LOCKED == 0 {
-                return false; // free again: go back and grab it
-            }
-            if s & PARKED != 0 {
-                return true;
-            }
-            if state
-                .compare_exchange_weak(s, s | PARKED, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-            {
-                return true;
+        let validate = || {
+            let mut s = state.load(Ordering::Relaxed);
+            loop {
+                if s & LOCKED == 0 || s & (PARKED | HEIR_MASK) == 0 {
+                    return false; // free, or we could be the heir: go back
+                }
+                if s & PARKED != 0 {
+                    return true;
+                }
+                match state.compare_exchange_weak(
+                    s,
+                    s | PARKED,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return true,
+                    Err(now) => s = now,
+                }
             }
         };
         let timed_out = |_key: usize, was_last: bool| {
@@ -300,24 +490,153 @@ impl Capability {
                 state.fetch_and(!PARKED, Ordering::Relaxed);
             }
         };
-        let deadline = self.park_deadline();
         // SAFETY: the key is this capability's address; validate/timed_out only touch `state`
         // and neither parks nor unparks.
-        let r = unsafe {
+        unsafe {
             park::park(
-                self.key(),
+                self.queue_key(),
                 validate,
                 || {},
                 timed_out,
                 DEFAULT_PARK_TOKEN,
-                deadline,
+                self.queue_deadline(),
+            )
+        }
+    }
+
+    /// A queued waiter woken as heir now runs: `HEIR_WAKING` becomes `HEIR_SPINNING`.
+    fn heir_running(&self) {
+        // Only the heir changes the field while it is HEIR_WAKING (releases then just clear
+        // LOCKED), so xor turns WAKING (01) into SPINNING (10).
+        // ORDERING: Relaxed: the capability is received later with Acquire.
+        let before = self
+            .state
+            .fetch_xor(HEIR_WAKING ^ HEIR_SPINNING, Ordering::Relaxed);
+        debug_assert_eq!(before & HEIR_MASK, HEIR_WAKING, "woken heir not waking");
+    }
+
+    /// Stage 3: we are the heir (`HEIR_SPINNING`); wait until granted, or take the capability
+    /// when it is free. Always ends holding it (returns true).
+    fn heir_wait(&self) -> bool {
+        let mut budget = Budget::start();
+        let mut due = Budget::start();
+        let mut is_due = false;
+        let mut backoff = Backoff::new();
+        loop {
+            if self.heir_try_take() {
+                return true;
+            }
+            if !is_due && due.spent(HEIR_DUE) {
+                is_due = true;
+                self.heir_now_due();
+            }
+            if is_due && budget.spent(HEIR_SPIN) {
+                if self.heir_sleep() {
+                    return true;
+                }
+                budget = Budget::start();
+                continue;
+            }
+            self.heir_pause(&mut budget, &mut backoff);
+        }
+    }
+
+    /// The heir has waited `HEIR_DUE`: `HEIR_SPINNING` becomes `HEIR_DUE_NOW`.
+    fn heir_now_due(&self) {
+        // Only the heir changes the field while HEIR_SPINNING (releases then just clear
+        // LOCKED), so xor turns SPINNING (010) into DUE_NOW (101).
+        // ORDERING: Relaxed: the capability is received later with Acquire.
+        let before = self
+            .state
+            .fetch_xor(HEIR_SPINNING ^ HEIR_DUE_NOW, Ordering::Relaxed);
+        debug_assert_eq!(before & HEIR_MASK, HEIR_SPINNING, "heir not spinning");
+    }
+
+    /// Between two polls of the heir: pauses at first, then give the CPU away.
+    #[cfg(not(rts_loom))]
+    fn heir_pause(&self, budget: &mut Budget, backoff: &mut Backoff) {
+        if budget.spent(HEIR_PAUSE_ONLY) {
+            std::thread::yield_now();
+        } else {
+            backoff.pause();
+        }
+    }
+
+    #[cfg(rts_loom)]
+    fn heir_pause(&self, _budget: &mut Budget, backoff: &mut Backoff) {
+        backoff.pause();
+    }
+
+    /// The heir takes a granted capability, or a free one. True if it now holds it.
+    fn heir_try_take(&self) -> bool {
+        let s = self.state.load(Ordering::Relaxed);
+        match s & HEIR_MASK {
+            HEIR_GRANTED => {
+                // Only the heir changes the field while HEIR_GRANTED (LOCKED is set, so no
+                // release or claim can happen; queued parks only add PARKED).
+                // ORDERING: Acquire pairs with the releasing CAS that wrote HEIR_GRANTED (later
+                // PARKED additions are RMWs, so they continue its release sequence).
+                self.state.fetch_and(!HEIR_MASK, Ordering::Acquire);
+                true
+            }
+            HEIR_SPINNING | HEIR_DUE_NOW if s & LOCKED == 0 => {
+                // ORDERING: Acquire, as in `try_grab`.
+                self.state
+                    .compare_exchange(
+                        s,
+                        (s & !HEIR_MASK) | LOCKED,
+                        Ordering::Acquire,
+                        Ordering::Relaxed,
+                    )
+                    .is_ok()
+            }
+            HEIR_SPINNING | HEIR_DUE_NOW => false,
+            other => unreachable!("heir sees heir field {other:#x}"),
+        }
+    }
+
+    /// The heir (due) sleeps until a release wakes it owning the capability. True if it holds the
+    /// capability; false if it was granted or freed just before (poll again).
+    fn heir_sleep(&self) -> bool {
+        let state = &self.state;
+        let validate = || {
+            let mut s = state.load(Ordering::Relaxed);
+            loop {
+                if s & LOCKED == 0 || s & HEIR_MASK != HEIR_DUE_NOW {
+                    return false; // free or granted: take it
+                }
+                match state.compare_exchange_weak(
+                    s,
+                    (s & !HEIR_MASK) | HEIR_ASLEEP,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return true,
+                    Err(now) => s = now,
+                }
+            }
+        };
+        // SAFETY: the key is derived from this capability's address; validate only touches
+        // `state` and neither parks nor unparks.
+        let r = unsafe {
+            park::park(
+                self.heir_key(),
+                validate,
+                || {},
+                |_, _| unreachable!("the heir's sleep is untimed"),
+                DEFAULT_PARK_TOKEN,
+                None,
             )
         };
         match r {
-            // ORDERING: the hand-off happened under the parking-lot bucket lock, which orders the
-            // releaser's writes before our wake-up (the bucket lock's Release/Acquire).
-            ParkResult::Unparked(TOKEN_HANDOFF) => true,
-            _ => false,
+            ParkResult::Unparked(TOKEN_HANDOFF) => {
+                // ORDERING: Acquire pairs with the releaser's SeqCst RMW that cleared the heir
+                // field (the queue lock orders it too).
+                self.state.load(Ordering::Acquire);
+                true
+            }
+            ParkResult::Invalid => false,
+            other => unreachable!("heir sleep ended with {other:?}"),
         }
     }
 }
@@ -364,9 +683,9 @@ impl<'a> CapabilityGuard<'a> {
     }
 
     /// Release with the lock-free protocol; true if handed directly to a waiter.
-    pub(crate) fn release_lockfree(mut self) -> bool {
+    pub(crate) fn release_lockfree(self) -> bool {
         let cap = self.cap;
-        let handed = cap.release_lockfree(self.owned());
+        let handed = cap.release_lockfree();
         if handed {
             cap.stats.handoffs(1);
         }
@@ -391,29 +710,17 @@ pub mod loom_model {
     use super::*;
 
     /// What a model varies (STYLE.md R4: small numbers, so every branch is reached).
-    #[derive(Debug, Clone, Copy)]
+    #[derive(Debug, Clone, Copy, Default)]
     pub struct Knobs {
-        /// Contended releases that barge before one hands off (production: `BARGE_BOUND`).
-        pub barge_bound: u32,
-        /// Whether a parked waiter re-checks on its own (production: always, `PARK_RECHECK`).
+        /// Whether a queued waiter's park may time out (production: never). Timed parks
+        /// explore a release finding the queue emptied under it; untimed parks turn a lost
+        /// wake-up into a loom deadlock.
         pub timed_parks: bool,
-    }
-
-    impl Default for Knobs {
-        fn default() -> Self {
-            Knobs {
-                barge_bound: 1,
-                timed_parks: true,
-            }
-        }
     }
 
     pub fn new_capability(knobs: Knobs) -> Capability {
         let mut cap = Capability::new(0, 0, 0);
         cap.model = knobs;
-        // SAFETY: `cap` is not shared yet; nobody else can reach `owned`.
-        cap.owned
-            .with_mut(|o| unsafe { (*o).barge_credit = knobs.barge_bound });
         cap
     }
 
@@ -441,16 +748,17 @@ pub mod loom_model {
         g.cap().release_ghc();
     }
 
-    /// `(LOCKED, PARKED)` now.
-    pub fn state(cap: &Capability) -> (bool, bool) {
+    /// `(LOCKED, PARKED, an heir is registered)` now.
+    pub fn state(cap: &Capability) -> (bool, bool, bool) {
         let s = cap.state.load(Ordering::SeqCst);
-        (s & LOCKED != 0, s & PARKED != 0)
+        (s & LOCKED != 0, s & PARKED != 0, s & HEIR_MASK != HEIR_NONE)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sync::atomic::AtomicUsize;
     use std::sync::Arc;
 
     #[test]
@@ -464,26 +772,78 @@ mod tests {
         assert!(cap.try_grab());
     }
 
+    /// Spawn a waiter that acquires with the spin-park protocol, counts its acquisition,
+    /// waits until `got` reaches `release_at`, and releases; returns its handle.
+    fn spawn_waiter(
+        cap: &Arc<Capability>,
+        got: &Arc<AtomicUsize>,
+        release_at: usize,
+    ) -> std::thread::JoinHandle<()> {
+        let (cap, got) = (Arc::clone(cap), Arc::clone(got));
+        std::thread::spawn(move || {
+            cap.acquire_spin_park();
+            got.fetch_add(1, Ordering::SeqCst);
+            wait_until(|| got.load(Ordering::SeqCst) >= release_at);
+            // SAFETY: we hold it now.
+            let g = unsafe { cap.enter(ptr::null()) };
+            g.release_lockfree();
+        })
+    }
+
+    fn heir(cap: &Capability) -> usize {
+        cap.state.load(Ordering::SeqCst) & HEIR_MASK
+    }
+
+    fn wait_until(mut cond: impl FnMut() -> bool) {
+        while !cond() {
+            std::thread::yield_now();
+        }
+    }
+
     #[test]
     fn parked_waiter_always_gets_the_capability() {
         let cap = Arc::new(Capability::new(0, 0, 0));
         assert!(cap.try_grab());
-        let c2 = Arc::clone(&cap);
-        let waiter = std::thread::spawn(move || {
-            while !c2.wait_lockfree() {
-                if c2.try_grab() {
-                    break;
-                }
-            }
-            // SAFETY: we hold it now.
-            let g = unsafe { c2.enter(ptr::null()) };
-            g.release_lockfree();
-        });
-        std::thread::sleep(Duration::from_millis(5));
+        let got = Arc::new(AtomicUsize::new(0));
+        let waiters: Vec<_> = (0..3).map(|_| spawn_waiter(&cap, &got, 0)).collect();
+        // Two of the three end up queued behind the heir, so the releases below appoint heirs.
+        wait_until(|| cap.state.load(Ordering::SeqCst) & PARKED != 0);
         // SAFETY: the main thread grabbed it above.
         let g = unsafe { cap.enter(ptr::null()) };
         g.release_lockfree();
-        waiter.join().unwrap();
-        assert!(!cap.is_busy_hint());
+        for w in waiters {
+            w.join().unwrap();
+        }
+        assert_eq!(got.load(Ordering::SeqCst), 3);
+        assert_eq!(
+            cap.state.load(Ordering::SeqCst),
+            0,
+            "free, no heir, nobody queued"
+        );
+    }
+
+    /// The bound of Note [heir hand-off]: a release that finds an heir that is due (running or
+    /// asleep) hands it the capability; the releaser cannot take it back.
+    #[test]
+    fn ready_heir_is_never_passed_over() {
+        for heir_state in [HEIR_DUE_NOW, HEIR_ASLEEP] {
+            let cap = Arc::new(Capability::new(0, 0, 0));
+            assert!(cap.try_grab());
+            let got = Arc::new(AtomicUsize::new(0));
+            // The waiter holds on until the main thread bumps `got` to 2.
+            let w = spawn_waiter(&cap, &got, 2);
+            wait_until(|| heir(&cap) == heir_state || heir(&cap) == HEIR_ASLEEP);
+            // SAFETY: the main thread grabbed it above.
+            let g = unsafe { cap.enter(ptr::null()) };
+            assert!(
+                g.release_lockfree(),
+                "release hands the capability to the heir"
+            );
+            assert!(!cap.try_grab(), "the releaser barged past the heir");
+            wait_until(|| got.load(Ordering::SeqCst) == 1);
+            got.fetch_add(1, Ordering::SeqCst);
+            w.join().unwrap();
+            assert!(cap.try_grab(), "the heir released it");
+        }
     }
 }

@@ -17,8 +17,9 @@ pub enum SelectPolicy {
 /// How a task waits for a busy capability and how release hands it over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WaitPolicy {
-    /// Spin briefly, then park (parking_lot_core); release barges for a bounded number of
-    /// times, then hands the capability directly to the parked waiter.
+    /// Spin briefly, then become the capability's heir (handed the capability by the next
+    /// release) or queue FIFO to become heir; never hands the capability to a sleeping task
+    /// while a running one can take it (Note [heir hand-off] in `capability.rs`).
     SpinPark,
     /// GHC: per-capability mutex, per-task condition variable, per-capability FIFO of returning
     /// tasks; a released capability may be taken by a newcomer before the signalled waiter runs.

@@ -640,7 +640,17 @@ impl Rts {
             if self.config.policy.wait == WaitPolicy::Ghc {
                 return self.acquire_specific(target);
             }
-            if target.wait_lockfree() || self.try_take(target) {
+            // Spin on it (Note [heir hand-off]), look for another free capability once more,
+            // then commit to it: become its heir or queue on it.
+            if target.spin_wait() {
+                target.stats.waits(1);
+                return target;
+            }
+            if let Some(c) = self.take_free_near(node) {
+                c.stats.waits(1);
+                return c;
+            }
+            if target.wait_queued() {
                 target.stats.waits(1);
                 return target;
             }

@@ -101,8 +101,8 @@ fn model(p: Protocol, knobs: Knobs, main_rounds: u64, rounds: &'static [u64]) {
         }
         assert_eq!(
             loom_model::state(&cap),
-            (false, false),
-            "a released capability ends free, with nobody left parked"
+            (false, false, false),
+            "a released capability ends free, with nobody left parked and no heir"
         );
         let mut g = p.acquire(&cap);
         let total = main_rounds + rounds.iter().sum::<u64>();
@@ -112,24 +112,28 @@ fn model(p: Protocol, knobs: Knobs, main_rounds: u64, rounds: &'static [u64]) {
     println!("explored {} executions", runs.load(SeqCst));
 }
 
-/// Untimed parks and a hand-off on every contended release: a lost wake-up deadlocks.
+/// Untimed parks (Note [heir hand-off]): one waiter becomes the heir, the other queues (or
+/// both race for the heir role); the heir becomes due, sleeps, and is handed the capability;
+/// the release that finds the queue appoints the queued one as the next heir. A lost wake-up
+/// deadlocks.
 #[test]
-fn spin_park_handoff_never_loses_a_wakeup() {
-    let knobs = Knobs {
-        barge_bound: 0,
-        timed_parks: false,
-    };
+fn spin_park_heir_and_queue_never_lose_a_wakeup() {
+    let knobs = Knobs { timed_parks: false };
     model(Protocol::SpinPark, knobs, 1, &[1, 1]);
 }
 
-/// Bounded barging (bound 1: the first contended release barges, the next hands off), with
-/// parks that time out (Note [bounded barging]): the main thread releases while the waiter is
-/// parked (a barge), takes the capability again, releases again (a hand-off, or a plain release
-/// racing the waiter's timeout). One waiter only: every timeout is a retry loop of a dozen
-/// branch points, and a second waiter multiplies them past what CI can afford.
+/// The holder comes back while one waiter is heir (a barge before the heir is due, or a grant
+/// after), with queued parks that may time out (a release finding the queue emptied under it).
+/// One waiter only: the timeouts multiply the retry paths past what CI can afford with two.
 #[test]
-fn spin_park_bounded_barging_keeps_one_owner() {
-    model(Protocol::SpinPark, Knobs::default(), 2, &[1]);
+fn spin_park_heir_with_a_returning_holder() {
+    model(Protocol::SpinPark, Knobs { timed_parks: true }, 2, &[1]);
+}
+
+/// A returning waiter and a second one: heir turns in sequence, untimed.
+#[test]
+fn spin_park_heir_turns_with_a_returning_waiter() {
+    model(Protocol::SpinPark, Knobs { timed_parks: false }, 1, &[2, 1]);
 }
 
 /// GHC's protocol: `cap->lock`, FIFO of returning tasks, per-task condvar, barging allowed.

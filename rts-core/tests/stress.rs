@@ -18,7 +18,7 @@ use std::sync::{Arc, Barrier};
 use std::time::Instant;
 
 use common::{FOO, call, start, start_with};
-use rts_core::capability::{BARGE_BOUND, PARK_RECHECK};
+use rts_core::capability::SPIN;
 use rts_core::ffi::*;
 use rts_core::heap::{ClosurePtr, base_GHCziTopHandler_runIO_closure};
 use rts_core::incall::live_incalls;
@@ -104,8 +104,8 @@ fn oversubscribed(policy: PolicySet) {
     println!(
         "stress oversubscribed [{label}]: {total} calls, {THREADS} threads, {CAPS} capabilities, \
          {:.2} s wall, 0 wrong results, per-thread sums equal; most calls by others during one \
-         call: {worst} (SpinPark hands off after {BARGE_BOUND} barging releases per capability \
-         or {PARK_RECHECK:?}; ghc: no bound)",
+         call: {worst} (SpinPark: free competition for {SPIN:?}, then heir or FIFO queue, and no \
+         release passes over a running or sleeping heir; ghc: no bound)",
         wall.as_secs_f64()
     );
 }
