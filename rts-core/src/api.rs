@@ -19,6 +19,7 @@
 //! which repeats every check and reports what is wrong. A bad `Capability *` is only ever
 //! compared, never dereferenced, on both paths.
 
+#[cfg(not(rts_loom))] // only the non-loom TOP_INCALL mirror uses it
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
 
