@@ -2,8 +2,8 @@
 //! `main(&Args) -> anyhow::Result<()>`. Results go to [`DEFAULT_RESULTS_DIR`] under `target/`,
 //! with the file names the report reads (`callin_reports::input`).
 
-pub mod profile;
 pub mod numa;
+pub mod profile;
 pub mod report;
 pub mod run;
 pub mod topology;
