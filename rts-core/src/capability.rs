@@ -54,9 +54,9 @@ use std::time::{Duration, Instant};
 use crate::nursery::Nursery;
 use crate::sched::RunQueue;
 use crate::stats::CapStats;
-use crate::sync::UnsafeCell;
 use crate::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use crate::sync::park::{self, DEFAULT_PARK_TOKEN, ParkResult, UnparkToken};
+use crate::sync::{UnsafeCell, process_atomic};
 use crate::task::Task;
 
 /// `state` bit: some task holds the capability.
@@ -104,6 +104,29 @@ const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
 const TOKEN_HEIR: UnparkToken = UnparkToken(2);
 /// Unpark token: the queue had emptied meanwhile (nobody receives it).
 const TOKEN_NONE: UnparkToken = UnparkToken(0);
+/// Unpark token: the sleeping heir is woken (not handed anything) because another capability
+/// became free; it is running and due again (Note [moving to a free capability]).
+const TOKEN_RECHECK: UnparkToken = UnparkToken(3);
+
+/// Heirs about to sleep or asleep, all capabilities: a release that leaves its capability free
+/// nudges them only when this is non-zero (Note [moving to a free capability]).
+static SLEEPING_HEIRS: process_atomic::AtomicUsize = process_atomic::AtomicUsize::new(0);
+
+// Note [moving to a free capability]
+//
+// A waiter commits to one busy capability (its heir, or its queue). GHC's waiter then waits for
+// that capability even if another one frees up meanwhile; the lock-free policy does not: a
+// running heir checks for a free capability elsewhere between polls (`elsewhere`, given by the
+// selector) and, if it sees one, resigns (its heir field goes back to none while the capability
+// is held, so the next release appoints the next queued waiter) and selects again. A sleeping
+// heir cannot poll, so a release that leaves its capability free wakes every sleeping heir
+// (TOKEN_RECHECK, heir field back to due) when SLEEPING_HEIRS is non-zero. No wake-up is lost:
+// the heir counts itself in SLEEPING_HEIRS and then checks `elsewhere` (SeqCst both); the
+// releaser frees its capability and then reads the count (SeqCst both), so one sees the other;
+// and the heir checks `elsewhere` again in `validate`, under the same queue lock the releaser's
+// nudge takes, so a nudge that finds nobody asleep yet is followed by a validate that sees the
+// free capability. Queued (non-heir) waiters stay queued: the heir moves first, and the next
+// release appoints the next one heir, which moves in turn if a capability is still free.
 
 /// A waiting budget: wall-clock normally; under loom (no clock) one poll, since the spin is only
 /// a delay and more polls would swamp the model without exploring anything new (STYLE.md R4).
@@ -144,6 +167,8 @@ const SPIN: () = ();
 const HEIR_SPIN: () = ();
 #[cfg(rts_loom)]
 const HEIR_DUE: () = ();
+#[cfg(rts_loom)]
+const HEIR_PAUSE_ONLY: () = ();
 
 /// Pause between two polls: exponential backoff of pause instructions (a loom yield).
 struct Backoff(u32);
@@ -244,7 +269,7 @@ impl Capability {
         if self.try_grab() {
             return false;
         }
-        while !(self.spin_wait() || self.wait_queued()) {}
+        while !(self.spin_wait() || self.wait_queued(&|| false)) {}
         true
     }
 
@@ -256,6 +281,18 @@ impl Capability {
     /// Parking key of the heir's sleep (the capability is aligned, so this is no other key).
     fn heir_key(&self) -> usize {
         self.queue_key() | 1
+    }
+
+    /// Whether the capability is free now, read with SeqCst (the heir's side of Note [moving to
+    /// a free capability]).
+    pub(crate) fn is_free_now(&self) -> bool {
+        self.state.load(Ordering::SeqCst) & LOCKED == 0
+    }
+
+    /// Whether any heir is asleep or about to sleep, on any capability (SeqCst: the releaser's
+    /// side of Note [moving to a free capability]).
+    pub(crate) fn heirs_may_sleep() -> bool {
+        SLEEPING_HEIRS.load(process_atomic::Ordering::SeqCst) != 0
     }
 
     /// Whether some task holds the capability now (a racy hint).
@@ -345,7 +382,14 @@ impl Capability {
             debug_assert!(s & LOCKED != 0, "release of a capability nobody holds");
             let next = match s & HEIR_MASK {
                 HEIR_DUE_NOW => (s & !HEIR_MASK) | HEIR_GRANTED,
-                HEIR_ASLEEP => return self.hand_to_sleeping_heir(),
+                HEIR_ASLEEP => match self.hand_to_sleeping_heir() {
+                    Some(handed) => return handed,
+                    // A nudge woke it first (its field is due again): look again.
+                    None => {
+                        s = self.state.load(Ordering::Relaxed);
+                        continue;
+                    }
+                },
                 HEIR_NONE if s & PARKED != 0 => match self.appoint_heir() {
                     Some(()) => return false,
                     None => {
@@ -368,8 +412,10 @@ impl Capability {
         }
     }
 
-    /// Wake the sleeping heir already owning the capability. Returns true (handed off).
-    fn hand_to_sleeping_heir(&self) -> bool {
+    /// Wake the sleeping heir already owning the capability: `Some(true)` (handed off), or
+    /// `None` if a nudge (Note [moving to a free capability]) woke it first, under this same
+    /// queue lock, and set its field back to due: the caller re-reads the state.
+    fn hand_to_sleeping_heir(&self) -> Option<bool> {
         let state = &self.state;
         let mut woke = false;
         // SAFETY: the key is derived from this capability's address and used only as a parking
@@ -377,8 +423,15 @@ impl Capability {
         unsafe {
             park::unpark_one(self.heir_key(), |r| {
                 // The heir set HEIR_ASLEEP under this same queue lock and sleeps untimed, so it
-                // is in the queue.
-                assert_eq!(r.unparked_threads, 1, "HEIR_ASLEEP with no heir asleep");
+                // is in the queue unless a nudge took it out (and rewrote the field) first.
+                if r.unparked_threads == 0 {
+                    debug_assert_ne!(
+                        state.load(Ordering::Relaxed) & HEIR_MASK,
+                        HEIR_ASLEEP,
+                        "HEIR_ASLEEP with no heir asleep"
+                    );
+                    return TOKEN_NONE;
+                }
                 woke = true;
                 // ORDERING: SeqCst; the parking lot's queue lock also orders this before the
                 // heir's wake-up. LOCKED stays: the heir now holds the capability.
@@ -386,7 +439,7 @@ impl Capability {
                 TOKEN_HANDOFF
             });
         }
-        woke
+        woke.then_some(true)
     }
 
     /// Wake the head of the queue as heir and free the capability; `None` if the queue had
@@ -435,7 +488,9 @@ impl Capability {
     /// hold the capability; false if it was free when we were about to queue (the caller
     /// retries, possibly on another capability).
     #[cold]
-    pub(crate) fn wait_queued(&self) -> bool {
+    /// `elsewhere` says whether another capability the caller could take is free now (read with
+    /// SeqCst; Note [moving to a free capability]); false when only this one will do.
+    pub(crate) fn wait_queued(&self, elsewhere: &dyn Fn() -> bool) -> bool {
         let mut s = self.state.load(Ordering::Relaxed);
         while s & LOCKED != 0 && s & (PARKED | HEIR_MASK) == 0 {
             // ORDERING: Relaxed: claiming the heir role publishes nothing; the capability is
@@ -446,7 +501,7 @@ impl Capability {
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return self.heir_wait(),
+                Ok(_) => return self.heir_wait(elsewhere),
                 Err(now) => s = now,
             }
         }
@@ -456,7 +511,7 @@ impl Capability {
         match self.park_in_queue() {
             ParkResult::Unparked(TOKEN_HEIR) => {
                 self.heir_running();
-                self.heir_wait()
+                self.heir_wait(elsewhere)
             }
             _ => false,
         }
@@ -516,8 +571,9 @@ impl Capability {
     }
 
     /// Stage 3: we are the heir (`HEIR_SPINNING`); wait until granted, or take the capability
-    /// when it is free. Always ends holding it (returns true).
-    fn heir_wait(&self) -> bool {
+    /// when it is free. True when it ends holding it; false when it resigned because another
+    /// capability is free (`elsewhere`, Note [moving to a free capability]).
+    fn heir_wait(&self, elsewhere: &dyn Fn() -> bool) -> bool {
         let mut budget = Budget::start();
         let mut due = Budget::start();
         let mut is_due = false;
@@ -530,14 +586,80 @@ impl Capability {
                 is_due = true;
                 self.heir_now_due();
             }
+            // Once polling gives the CPU away (or after a sleep), look at the other capabilities.
+            // (`elsewhere` first: under loom it is always false and `spent` counts polls.)
+            if elsewhere() && budget.spent(HEIR_PAUSE_ONLY) && self.heir_resign() {
+                return false;
+            }
             if is_due && budget.spent(HEIR_SPIN) {
-                if self.heir_sleep() {
+                if self.heir_sleep(elsewhere) {
                     return true;
+                }
+                if elsewhere() && self.heir_resign() {
+                    return false;
                 }
                 budget = Budget::start();
                 continue;
             }
             self.heir_pause(&mut budget, &mut backoff);
+        }
+    }
+
+    /// The running heir gives up the role while the capability is held (Note [moving to a free
+    /// capability]). False if it could not: the capability was granted to it or is free (the
+    /// next `heir_try_take` takes it). Resigning never leaves a free capability with queued
+    /// waiters and no heir: it needs `LOCKED`, and the holder's release appoints the next heir.
+    fn heir_resign(&self) -> bool {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            let heir = s & HEIR_MASK;
+            if s & LOCKED == 0 || (heir != HEIR_SPINNING && heir != HEIR_DUE_NOW) {
+                return false;
+            }
+            // ORDERING: Relaxed: resigning receives and publishes nothing; the releaser's CAS
+            // sees either the heir (and grants, so this CAS fails) or no heir.
+            match self.state.compare_exchange_weak(
+                s,
+                s & !HEIR_MASK,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(now) => s = now,
+            }
+        }
+    }
+
+    /// Wake this capability's sleeping heir, if any, without handing it anything: another
+    /// capability became free (Note [moving to a free capability]). Its heir field goes back to
+    /// due, so a release of this capability still grants it the capability if it stays.
+    pub(crate) fn nudge_sleeping_heir(&self) {
+        let state = &self.state;
+        // SAFETY: the key is derived from this capability's address and used only as a parking
+        // key; the callback runs under the queue lock and neither parks nor unparks.
+        unsafe {
+            park::unpark_one(self.heir_key(), |r| {
+                if r.unparked_threads == 0 {
+                    return TOKEN_NONE;
+                }
+                // The heir set HEIR_ASLEEP under this queue lock and only a release under it
+                // clears that, so the field is HEIR_ASLEEP; other bits (PARKED) may change.
+                let mut s = state.load(Ordering::Relaxed);
+                loop {
+                    debug_assert_eq!(s & HEIR_MASK, HEIR_ASLEEP, "nudged heir not asleep");
+                    // ORDERING: Relaxed: nothing is handed over; the queue lock orders this
+                    // before the heir's wake-up.
+                    match state.compare_exchange_weak(
+                        s,
+                        (s & !HEIR_MASK) | HEIR_DUE_NOW,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => return TOKEN_RECHECK,
+                        Err(now) => s = now,
+                    }
+                }
+            });
         }
     }
 
@@ -596,10 +718,26 @@ impl Capability {
     }
 
     /// The heir (due) sleeps until a release wakes it owning the capability. True if it holds the
-    /// capability; false if it was granted or freed just before (poll again).
-    fn heir_sleep(&self) -> bool {
+    /// capability; false if it was granted or freed just before, or another capability is free
+    /// (`elsewhere`), or it was nudged (poll again).
+    fn heir_sleep(&self, elsewhere: &dyn Fn() -> bool) -> bool {
+        // ORDERING: SeqCst: the Dekker pair with a releaser's free-then-read of the count
+        // (Note [moving to a free capability]).
+        SLEEPING_HEIRS.fetch_add(1, process_atomic::Ordering::SeqCst);
+        let held = self.heir_sleep_counted(elsewhere);
+        SLEEPING_HEIRS.fetch_sub(1, process_atomic::Ordering::SeqCst);
+        held
+    }
+
+    fn heir_sleep_counted(&self, elsewhere: &dyn Fn() -> bool) -> bool {
+        if elsewhere() {
+            return false;
+        }
         let state = &self.state;
         let validate = || {
+            if elsewhere() {
+                return false; // another capability is free: go and take it
+            }
             let mut s = state.load(Ordering::Relaxed);
             loop {
                 if s & LOCKED == 0 || s & HEIR_MASK != HEIR_DUE_NOW {
@@ -635,7 +773,7 @@ impl Capability {
                 self.state.load(Ordering::Acquire);
                 true
             }
-            ParkResult::Invalid => false,
+            ParkResult::Invalid | ParkResult::Unparked(TOKEN_RECHECK) => false,
             other => unreachable!("heir sleep ended with {other:?}"),
         }
     }

@@ -650,7 +650,10 @@ impl Rts {
                 c.stats.waits(1);
                 return c;
             }
-            if target.wait_queued() {
+            // Committed, but not for good: another capability freeing up moves us there
+            // (Note [moving to a free capability] in capability.rs).
+            let elsewhere = || self.free_elsewhere(node, target);
+            if target.wait_queued(&elsewhere) {
                 target.stats.waits(1);
                 return target;
             }
@@ -726,6 +729,38 @@ impl Rts {
         None
     }
 
+    /// Whether a capability other than `busy`, that a task on `node` would select (own node,
+    /// then the nearer ones), is free now (SeqCst reads: Note [moving to a free capability]).
+    fn free_elsewhere(&self, node: u32, busy: &Capability) -> bool {
+        let enabled = self.n_capabilities();
+        let nearest = self.nodes[node as usize].nearest.iter().copied();
+        std::iter::once(node).chain(nearest).any(|n| {
+            let nc = &self.nodes[n as usize];
+            nc.free.iter().enumerate().any(|(w, word)| {
+                let mut bits = word.load(Ordering::SeqCst);
+                while bits != 0 {
+                    let i = nc.caps[w * 64 + bits.trailing_zeros() as usize];
+                    bits &= bits - 1;
+                    if i < enabled && i != busy.no && self.cap(i).is_free_now() {
+                        return true;
+                    }
+                }
+                false
+            })
+        })
+    }
+
+    /// A capability was left free: wake heirs sleeping on other capabilities so they can move
+    /// to it (Note [moving to a free capability]). Cold: only while some heir sleeps.
+    fn nudge_sleeping_heirs(&self, freed: &Capability) {
+        if !Capability::heirs_may_sleep() {
+            return;
+        }
+        (0..self.n_capabilities())
+            .filter(|&i| i != freed.no)
+            .for_each(|i| self.cap(i).nudge_sleeping_heir());
+    }
+
     /// After a release: make sure the capability's free bit is set (Note [free bitmaps]).
     fn mark_free(&self, c: &Capability) {
         let word = &self.nodes[c.node as usize].free[c.idx_in_node as usize / 64];
@@ -772,7 +807,12 @@ impl Rts {
         };
         if left_idle {
             match self.config.policy.select {
-                SelectPolicy::LockFree => self.mark_free(c),
+                SelectPolicy::LockFree => {
+                    self.mark_free(c);
+                    if self.config.policy.wait == WaitPolicy::SpinPark {
+                        self.nudge_sleeping_heirs(c);
+                    }
+                }
                 // GHC writes the global hint on every release that leaves the capability idle.
                 SelectPolicy::Ghc => self.last_free[c.node as usize].store(c.no, Ordering::Relaxed),
             }

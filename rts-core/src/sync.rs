@@ -15,8 +15,9 @@ pub(crate) use loom::sync::atomic;
 pub(crate) use std::sync::atomic;
 
 /// Process-wide counters and ids that are not part of any model (task ids, stats totals): std
-/// atomics even under loom, because a `static` cannot hold a loom atomic. They order nothing;
-/// only `Relaxed` counting goes through them.
+/// atomics even under loom, because a `static` cannot hold a loom atomic. They order nothing,
+/// except `SLEEPING_HEIRS` in capability.rs (a SeqCst Dekker pair across capabilities, which the
+/// one-capability loom models never exercise: their `elsewhere` is always false).
 pub(crate) mod process_atomic {
     pub(crate) use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 }
