@@ -357,7 +357,11 @@ impl Rts {
         let mut placed = self.place_nurseries(from.max(have), to).into_iter();
         for i in from..to {
             let cap = self.cap(i);
-            assert!(cap.try_grab(), "new capability is free");
+            // A task that chose this capability before a shrink disabled it may hold it for a
+            // moment; it gives it back as soon as it sees it disabled (`acquire_for`).
+            while !cap.try_grab() {
+                std::thread::yield_now();
+            }
             if i >= have {
                 let (home, nursery) = placed.next().expect("one nursery per new capability");
                 // SAFETY: just grabbed by this thread.
@@ -518,22 +522,32 @@ impl Rts {
     /// Port of `waitForCapability(&cap, task)` with `*pCap == NULL`: choose and acquire.
     #[inline] // called once per call-in from api.rs, another codegen unit
     pub(crate) fn acquire_for(&self, task: &Task) -> CapabilityGuard<'_> {
-        let pref = task.preferred_capability.get();
-        let cap = if pref >= 0 {
-            self.task_node(task);
-            let c = self.cap(pref as u32 % self.n_capabilities());
-            self.acquire_specific(c)
-        } else {
-            match self.config.policy.select {
-                SelectPolicy::LockFree => self.select_lockfree(task),
-                SelectPolicy::Ghc => self.select_ghc(task),
+        loop {
+            let pref = task.preferred_capability.get();
+            let cap = if pref >= 0 {
+                self.task_node(task);
+                let c = self.cap(pref as u32 % self.n_capabilities());
+                self.acquire_specific(c)
+            } else {
+                match self.config.policy.select {
+                    SelectPolicy::LockFree => self.select_lockfree(task),
+                    SelectPolicy::Ghc => self.select_ghc(task),
+                }
+            };
+            // SAFETY: `cap` was acquired above by this thread for `task`.
+            let g = unsafe { cap.enter(task) };
+            if cap.no >= self.n_capabilities() {
+                // Chosen before a `setNumCapabilities` shrink disabled it (GHC: a task that
+                // wakes on a disabled capability moves on). Give it back and choose again;
+                // `mark_free` leaves a disabled capability's bit clear.
+                self.release(g);
+                continue;
             }
-        };
-        if cap.node != task.node.get() {
-            cap.stats.remote_acquires(1);
+            if cap.node != task.node.get() {
+                cap.stats.remote_acquires(1);
+            }
+            return g;
         }
-        // SAFETY: `cap` was acquired above by this thread for `task`.
-        unsafe { cap.enter(task) }
     }
 
     /// Acquire a capability the caller would rather have (resume after a safe call), else any.
