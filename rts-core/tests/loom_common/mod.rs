@@ -2,35 +2,12 @@
 //! per loom execution, and the wait for thread-local destructors that loom's `join` skips.
 #![allow(dead_code)]
 
-use std::ptr;
-
-use rts_core::ffi::*;
-use rts_core::heap::{ClosurePtr, StaticClosure, base_GHCziTopHandler_runIO_closure};
 use rts_core::{Config, PolicySet};
 
-rts_core::define_io_int_fun!(pub static FOO = foo);
-
-/// `foo x = return (x + 1)`.
-pub fn foo(x: i64) -> i64 {
-    x + 1
-}
-
-/// The call sequence GHC's stub makes, from Rust.
-pub fn call(closure: &StaticClosure<1>, x: i64) -> i64 {
-    // SAFETY: the C API contract: we pass back what the RTS gave us.
-    unsafe {
-        let mut cap = rts_lock();
-        let runio = &base_GHCziTopHandler_runIO_closure as *const _ as ClosurePtr;
-        let f = closure as *const _ as ClosurePtr;
-        let arg = rts_apply(cap, runio, rts_apply(cap, f, rts_mkInt(cap, x)));
-        let mut ret: ClosurePtr = ptr::null();
-        rts_inCall(&mut cap, arg, &mut ret);
-        rts_checkSchedStatus(c"c_function".as_ptr(), cap);
-        let r = rts_getInt(ret);
-        rts_unlock(cap);
-        r
-    }
-}
+// The exported function and the stub's call sequence are the integration tests' own.
+#[path = "../common/mod.rs"]
+mod common;
+pub use common::{FOO, call};
 
 /// The smallest RTS: one capability (so every call contends), a 16 KiB nursery (the minimum:
 /// two `HEADROOM_WORDS`, so a reclaim is one large allocation away), the lock-free policies.
