@@ -43,7 +43,6 @@ fn ablation(c: &mut Criterion) {
     sets.extend(ablation::sets().iter().map(|s| (s.id(), s.policy)));
     for (id, policy) in sets {
         let mut g = c.benchmark_group(format!("ablation/{id}"));
-        g.measurement_time(Duration::from_secs(2));
         for &(threads, caps) in CONFIGS {
             rts_core_cell::with_instance(policy, caps, || {
                 g.throughput(Throughput::Elements(u64::from(threads)));

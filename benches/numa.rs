@@ -27,8 +27,6 @@ fn numa(c: &mut Criterion) {
     ] {
         let mut g = c.benchmark_group(format!("numa/c_function/{label}"));
         g.throughput(Throughput::Elements(1));
-        g.warm_up_time(Duration::from_millis(500));
-        g.measurement_time(Duration::from_secs(2));
         for (placement, skip) in experiment::placements(&machine) {
             if let Some(why) = skip {
                 eprintln!("numa/c_function/{label}/{}: not run: {why}", id(placement));

@@ -4,8 +4,6 @@
 //! the task's node, only one free capability on the farthest node, and everything busy.
 //! Ids: `selection/<case>/<policy>/<caps>`.
 
-use std::time::Duration;
-
 use callin_bench::topology::selection::{Case, SIZES, instance, select_once, with_case};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use rts_core::PolicySet;
@@ -17,8 +15,6 @@ fn selection(c: &mut Criterion) {
     ] {
         for &case in Case::for_policy(&policy) {
             let mut g = c.benchmark_group(format!("selection/{}/{label}", case.name()));
-            g.warm_up_time(Duration::from_millis(300));
-            g.measurement_time(Duration::from_secs(1));
             for (caps, spec) in SIZES {
                 let (rts, _) = instance(caps, spec, policy).expect("synthetic topology");
                 with_case(&rts, case, || {
