@@ -2,7 +2,7 @@
 # Builds the real-GHC baseline: ghc/Fun.hs + ghc/Export.hs into a shared library linked against
 # GHC's threaded RTS, for src/ghc to load with dlopen. Also checks GHC's RtsConfig layout.
 #
-# Output (all under target/ghc-baseline/):
+# Output (all under ${CARGO_TARGET_DIR:-target}/ghc-baseline/):
 #   libcallin_ghc.so   the library (exports c_function; needs libHSrts_thr-ghc<ver>.so via rpath)
 #   STATUS             key=value lines the harness reads: status=ok|skip, reason= (skip only),
 #                      library=, ghc_version=, rts_library=, rtsconfig_size=, rtsconfig_offset_*=
@@ -16,8 +16,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-out=target/ghc-baseline
+out=${CARGO_TARGET_DIR:-target}/ghc-baseline
 mkdir -p "$out/build"
+out=$(cd "$out" && pwd)
 status="$out/STATUS"
 lib="$out/libcallin_ghc.so"
 
@@ -66,10 +67,10 @@ nm -D --defined-only "$lib" | grep -qw c_function || {
 "$cc" -I"$(dirname "$rtsapi_h")" ghc/rtsconfig_layout.c -o "$out/rtsconfig_layout"
 {
     echo "status=ok"
-    echo "library=$PWD/$lib"
+    echo "library=$lib"
     echo "ghc_version=$ver"
     echo "rts_library=$rts_so"
     "$out/rtsconfig_layout"
 } >"$status.tmp"
 mv "$status.tmp" "$status"
-echo "ghc-baseline: OK: $PWD/$lib"
+echo "ghc-baseline: OK: $lib"

@@ -5,6 +5,7 @@ pub mod driver;
 #[cfg(unix)]
 pub mod ghc;
 pub mod matrix;
+pub mod paths;
 pub mod pin;
 pub mod profile;
 pub mod topology;

@@ -29,7 +29,7 @@ pub struct NumaArgs {
     #[arg(long, default_value = "zero", value_parser = ["zero", "where-bound"])]
     pub foreign_node: String,
     /// Where to write the JSON.
-    #[arg(long, default_value = "target/callin-bench/numa.json")]
+    #[arg(long, default_value_os_t = crate::paths::result_file(callin_reports::input::NUMA_FILE))]
     pub json: PathBuf,
 }
 

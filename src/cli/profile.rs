@@ -15,7 +15,7 @@ use callin_reports::schema::{
 use rts_core::phases::IsolatedPhase;
 use rts_core::{Config, PolicySet};
 
-use super::DEFAULT_RESULTS_DIR;
+use crate::paths;
 use crate::profile::callgrind::{self, PhaseCount};
 use crate::profile::isolated::{self, IsolatedResult};
 use crate::profile::{CounterReading, ProfileEnvironment};
@@ -114,7 +114,7 @@ fn validate(args: &ProfileArgs) -> anyhow::Result<()> {
 fn json_path(args: &ProfileArgs) -> PathBuf {
     match &args.json {
         Some(p) if !p.as_os_str().is_empty() => p.clone(),
-        _ => Path::new(DEFAULT_RESULTS_DIR).join(callin_reports::input::PROFILE_FILE),
+        _ => paths::result_file(callin_reports::input::PROFILE_FILE),
     }
 }
 
@@ -137,7 +137,7 @@ fn run_callgrind(
         return Ok(());
     }
     let exe = std::env::current_exe().context("locating the callin-bench binary")?;
-    let dir = Path::new(DEFAULT_RESULTS_DIR).join("callgrind");
+    let dir = paths::results_dir().join("callgrind");
     for policy in &args.policy {
         eprintln!(
             "callgrind: {policy}, 2 runs per phase, {} ops each",

@@ -2,7 +2,7 @@
 //! JSON) and criterion's estimates, writes `<reports>/<run-id>/index.html` + `results.json`, and
 //! prints the page's path. Missing inputs become "not measured" blocks in the page.
 
-use super::{DEFAULT_CRITERION_DIR, DEFAULT_REPORTS_DIR, DEFAULT_RESULTS_DIR};
+use crate::paths;
 use anyhow::Context;
 use callin_reports::input::ReportInputs;
 use std::path::PathBuf;
@@ -11,13 +11,13 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
     /// Directory holding run.json, profile.json, topology.json, numa.json, baseline.json.
-    #[arg(long, default_value = DEFAULT_RESULTS_DIR)]
+    #[arg(long, default_value_os_t = paths::results_dir())]
     pub results: PathBuf,
     /// criterion's output directory (its `**/new/estimates.json` are read).
-    #[arg(long, default_value = DEFAULT_CRITERION_DIR)]
+    #[arg(long, default_value_os_t = paths::criterion_dir())]
     pub criterion: PathBuf,
     /// Where `<run-id>/index.html` is written.
-    #[arg(long, default_value = DEFAULT_REPORTS_DIR)]
+    #[arg(long, default_value_os_t = paths::reports_dir())]
     pub out: PathBuf,
     /// A saved earlier `run.json` to compare against (overrides `<results>/baseline.json`).
     #[arg(long)]
@@ -50,15 +50,8 @@ pub fn main(args: &ReportArgs) -> anyhow::Result<()> {
 
 /// The inputs that are missing, with the reason the page shows.
 fn missing_inputs(inputs: &ReportInputs) -> Vec<(&'static str, &str)> {
-    let parts: [(&'static str, Result<(), &str>); 6] = [
-        ("run", inputs.run.get().map(drop)),
-        ("profile", inputs.profile.get().map(drop)),
-        ("criterion", inputs.criterion.get().map(drop)),
-        ("topology", inputs.topology.get().map(drop)),
-        ("numa", inputs.numa.get().map(drop)),
-        ("baseline", inputs.baseline.get().map(drop)),
-    ];
-    parts
+    inputs
+        .statuses()
         .into_iter()
         .filter_map(|(name, r)| r.err().map(|why| (name, why)))
         .collect()

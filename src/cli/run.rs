@@ -54,7 +54,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_floor: bool,
     /// Where to write the results JSON.
-    #[arg(long, default_value = "target/callin-bench/run.json")]
+    #[arg(long, default_value_os_t = crate::paths::result_file(callin_reports::input::RUN_FILE))]
     pub out: PathBuf,
     /// Internal: measure real-GHC cells in this process (one --caps value) and print them as
     /// JSON on stdout. Used by the parent run.

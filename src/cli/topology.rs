@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+use crate::paths;
 use crate::topology::{Machine, Placement, TopologySource, parse_cap_map};
 
 /// Arguments of `callin-bench topology`.
@@ -24,10 +25,23 @@ pub struct TopologyArgs {
     /// Explicit capability → node map, e.g. "0,0,1,1" (default: capability i on node i mod n).
     #[arg(long, value_name = "NODES")]
     pub map: Option<String>,
-    /// Also write the JSON (default path: target/callin-bench/topology.json).
+    /// Also write the JSON (default path: <target>/callin-bench/topology.json).
     #[arg(long, value_name = "PATH", num_args = 0..=1,
-          default_missing_value = "target/callin-bench/topology.json")]
+          default_missing_value = "")]
     pub json: Option<PathBuf>,
+}
+
+impl TopologyArgs {
+    /// Where `--json` writes: its value, or the results file the report reads when bare.
+    pub fn json_path(&self) -> Option<PathBuf> {
+        self.json.as_ref().map(|p| {
+            if p.as_os_str().is_empty() {
+                paths::result_file(callin_reports::input::TOPOLOGY_FILE)
+            } else {
+                p.clone()
+            }
+        })
+    }
 }
 
 /// The topology source the arguments name.
@@ -53,9 +67,9 @@ pub fn main(args: &TopologyArgs) -> anyhow::Result<()> {
     };
     let placement = machine.placement(caps, map)?;
     print!("{}", render(&machine, &placement, &rule));
-    if let Some(path) = &args.json {
+    if let Some(path) = args.json_path() {
         let results = machine.results(&placement);
-        write_json(path, &results)?;
+        write_json(&path, &results)?;
         println!("wrote {}", path.display());
     }
     Ok(())
@@ -174,14 +188,11 @@ mod tests {
 
     #[test]
     fn default_json_path_is_the_results_file_the_report_reads() {
-        let want = format!(
-            "{}/{}",
-            super::super::DEFAULT_RESULTS_DIR,
-            callin_reports::input::TOPOLOGY_FILE
-        );
+        let want = crate::paths::result_file(callin_reports::input::TOPOLOGY_FILE);
         let cmd = <TopologyArgs as clap::Args>::augment_args(clap::Command::new("t"));
         let m = cmd.try_get_matches_from(["t", "--json"]).unwrap();
-        assert_eq!(m.get_one::<PathBuf>("json").unwrap(), &PathBuf::from(want));
+        let args = <TopologyArgs as clap::FromArgMatches>::from_arg_matches(&m).unwrap();
+        assert_eq!(args.json_path(), Some(want));
     }
 
     #[test]

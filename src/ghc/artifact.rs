@@ -37,9 +37,12 @@ fn package_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `target/ghc-baseline/` under the package root.
+/// `<target>/ghc-baseline/`, where `scripts/build-ghc-baseline.sh` writes (cargo's target
+/// directory, taken from the package root when relative, as the script takes it).
 pub fn baseline_dir() -> PathBuf {
-    package_root().join("target/ghc-baseline")
+    package_root()
+        .join(crate::paths::target_dir())
+        .join("ghc-baseline")
 }
 
 /// Parse the `STATUS` file the build script last wrote.
