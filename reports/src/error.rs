@@ -30,6 +30,13 @@ pub enum ReportError {
         /// The version this build reads.
         expected: u32,
     },
+    /// `path` is a text input (the main job's step log) whose content is not of its format.
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the line.
+        detail: String,
+    },
     /// A run id that cannot be a single directory name.
     BadRunId(String),
 }
@@ -75,6 +82,9 @@ impl fmt::Display for ReportError {
                 "{}: no numeric schema_version field (expected {expected})",
                 path.display()
             ),
+            ReportError::Malformed { path, detail } => {
+                write!(f, "{}: not a valid step log: {detail}", path.display())
+            }
             ReportError::BadRunId(id) => write!(
                 f,
                 "run id {id:?} cannot be used as a directory name (empty, '.', '..' or contains '/' or '\\')"

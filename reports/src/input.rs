@@ -20,6 +20,56 @@ pub const TOPOLOGY_FILE: &str = "topology.json";
 pub const NUMA_FILE: &str = "numa.json";
 /// File name of a saved baseline run (a [`RunResults`]) inside a results directory.
 pub const BASELINE_FILE: &str = "baseline.json";
+/// File name of the main job's step log (`scripts/bench.sh`) inside a results directory.
+pub const STEPS_FILE: &str = "steps.tsv";
+/// Prefix of the main job's criterion steps: `criterion <group>`, one per `[[bench]]` target.
+pub const CRITERION_STEP_PREFIX: &str = "criterion ";
+
+/// How one step of the main job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    /// The step's command exited 0.
+    Ok,
+    /// The step's command exited non-zero.
+    Failed,
+    /// The step could not run here (a missing tool, or an earlier step it needs failed).
+    Skipped,
+}
+
+/// One step of the main job, as `scripts/bench.sh` recorded it in [`STEPS_FILE`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobStep {
+    /// Step name (`matrix`, `profile`, `criterion callin`, ...).
+    pub step: String,
+    /// How it ended.
+    pub status: StepStatus,
+    /// Wall time of the step in seconds.
+    pub seconds: f64,
+    /// Result files (in the results directory) the step writes.
+    pub produces: Vec<String>,
+    /// The command it ran (empty for a skipped step).
+    pub command: String,
+    /// For a failed step, the line of its output that says what went wrong; for a skipped one,
+    /// the reason.
+    pub detail: String,
+}
+
+impl JobStep {
+    /// Why a result this step should have produced is absent, or `None` if the step succeeded.
+    pub fn absence_reason(&self) -> Option<String> {
+        match self.status {
+            StepStatus::Ok => None,
+            StepStatus::Failed => Some(format!("{} failed: {}", self.step, self.detail)),
+            StepStatus::Skipped => Some(format!("{} skipped: {}", self.step, self.detail)),
+        }
+    }
+
+    /// The criterion group of a `criterion <group>` step.
+    pub fn criterion_group(&self) -> Option<&str> {
+        self.step.strip_prefix(CRITERION_STEP_PREFIX)
+    }
+}
 
 /// One input of the report: loaded, or missing with the reason shown in the report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -61,6 +111,8 @@ pub struct ReportInputs {
     pub numa: Input<NumaResults>,
     /// A saved earlier run to compare against.
     pub baseline: Input<RunResults>,
+    /// The main job's steps, when the results came from `scripts/bench.sh`.
+    pub steps: Input<Vec<JobStep>>,
 }
 
 impl ReportInputs {
@@ -73,36 +125,77 @@ impl ReportInputs {
             topology: Input::Missing(why.to_owned()),
             numa: Input::Missing(why.to_owned()),
             baseline: Input::Missing(why.to_owned()),
+            steps: Input::Missing(why.to_owned()),
         }
     }
 
     /// Reads [`RUN_FILE`], [`PROFILE_FILE`], [`TOPOLOGY_FILE`], [`NUMA_FILE`] and
     /// [`BASELINE_FILE`] from `results_dir`, and criterion's estimates under `criterion_root`
     /// (normally `target/criterion`). Absent files become [`Input::Missing`] with the command
-    /// that would produce them; present but malformed files are errors naming the file.
+    /// that would produce them, or, when the main job's [`STEPS_FILE`] is there, with the reason
+    /// the step that writes them failed or was skipped; present but malformed files are errors
+    /// naming the file.
     pub fn load_from_dir(results_dir: &Path, criterion_root: &Path) -> Result<Self, ReportError> {
+        let steps = load_steps(&results_dir.join(STEPS_FILE))?;
+        let job = steps.loaded().map_or(&[][..], Vec::as_slice);
+        let dir = results_dir;
         Ok(ReportInputs {
-            run: load_optional(
-                &results_dir.join(RUN_FILE),
+            run: load_result(
+                dir,
+                job,
+                RUN_FILE,
                 "run `callin-bench run` to measure the matrix",
             )?,
-            profile: load_optional(
-                &results_dir.join(PROFILE_FILE),
+            profile: load_result(
+                dir,
+                job,
+                PROFILE_FILE,
                 "run `callin-bench profile --json` for the phase breakdown",
             )?,
             criterion: load_criterion(criterion_root)?,
-            topology: load_optional(
-                &results_dir.join(TOPOLOGY_FILE),
+            topology: load_result(
+                dir,
+                job,
+                TOPOLOGY_FILE,
                 "run `callin-bench topology --json` for the topology",
             )?,
-            numa: load_optional(
-                &results_dir.join(NUMA_FILE),
+            numa: load_result(
+                dir,
+                job,
+                NUMA_FILE,
                 "run `callin-bench numa` for the placement experiments",
             )?,
-            baseline: load_optional(
-                &results_dir.join(BASELINE_FILE),
+            baseline: load_result(
+                dir,
+                job,
+                BASELINE_FILE,
                 "no baseline saved: copy an earlier run's JSON there to compare",
             )?,
+            steps,
+        })
+    }
+
+    /// Every input by name, loaded (`Ok`) or missing with the reason, in the page's order.
+    pub fn statuses(&self) -> [(&'static str, Result<(), &str>); 7] {
+        [
+            ("run results", self.run.get().map(drop)),
+            ("profile", self.profile.get().map(drop)),
+            ("criterion estimates", self.criterion.get().map(drop)),
+            ("topology", self.topology.get().map(drop)),
+            ("NUMA experiments", self.numa.get().map(drop)),
+            ("baseline run", self.baseline.get().map(drop)),
+            ("main job steps", self.steps.get().map(drop)),
+        ]
+    }
+
+    /// The criterion groups the main job ran (one `criterion <group>` step each), in job order;
+    /// empty when the results did not come from the main job.
+    pub fn job_criterion_groups(&self) -> Vec<&JobStep> {
+        self.steps.loaded().map_or_else(Vec::new, |steps| {
+            steps
+                .iter()
+                .filter(|s| s.criterion_group().is_some())
+                .collect()
         })
     }
 
@@ -128,6 +221,75 @@ impl ReportInputs {
             format!("unnamed-{secs}")
         })
     }
+}
+
+/// `file` in the results directory, or why it is absent: the job step that should have written
+/// it failed or was skipped, else `hint`.
+fn load_result<T: DeserializeOwned>(
+    dir: &Path,
+    job: &[JobStep],
+    file: &str,
+    hint: &str,
+) -> Result<Input<T>, ReportError> {
+    let path = dir.join(file);
+    match job_absence(job, file) {
+        Some(why) if !path.exists() => Ok(Input::Missing(why)),
+        _ => load_optional(&path, hint),
+    }
+}
+
+/// Why `file` is absent according to the job's steps: the first step that should have written it
+/// and did not succeed.
+fn job_absence(steps: &[JobStep], file: &str) -> Option<String> {
+    steps
+        .iter()
+        .filter(|s| s.produces.iter().any(|p| p == file))
+        .find_map(JobStep::absence_reason)
+}
+
+/// Reads the main job's step log: a header line, then one tab-separated row per step (`step`,
+/// `status`, `seconds`, `produces` (space-separated), `command`, `detail`). `Missing` when the
+/// file is absent; a malformed row is an error naming the file and line.
+pub fn load_steps(path: &Path) -> Result<Input<Vec<JobStep>>, ReportError> {
+    if !path.exists() {
+        return Ok(Input::Missing(format!(
+            "{} not found; the results did not come from scripts/bench.sh",
+            path.display()
+        )));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| ReportError::io(path, e))?;
+    let bad = |line: usize, why: String| ReportError::Malformed {
+        path: path.to_owned(),
+        detail: format!("line {line}: {why}"),
+    };
+    let mut steps = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() != 6 {
+            return Err(bad(i + 1, format!("{} fields, expected 6", f.len())));
+        }
+        let status = match f[1] {
+            "ok" => StepStatus::Ok,
+            "failed" => StepStatus::Failed,
+            "skipped" => StepStatus::Skipped,
+            other => return Err(bad(i + 1, format!("unknown status {other:?}"))),
+        };
+        let seconds = f[2]
+            .parse::<f64>()
+            .map_err(|_| bad(i + 1, format!("seconds {:?} is not a number", f[2])))?;
+        steps.push(JobStep {
+            step: f[0].to_owned(),
+            status,
+            seconds,
+            produces: f[3].split_whitespace().map(str::to_owned).collect(),
+            command: f[4].to_owned(),
+            detail: f[5].to_owned(),
+        });
+    }
+    Ok(Input::Loaded(steps))
 }
 
 /// Loads `path` as `T` if it exists; `Missing` with `hint` if it does not.

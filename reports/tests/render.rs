@@ -2,7 +2,7 @@
 //! says: every section present, numbers with units, "not measured" blocks for missing inputs,
 //! baseline regressions marked, errors that name the bad file.
 
-use callin_reports::input::{Input, NUMA_FILE, PROFILE_FILE, RUN_FILE};
+use callin_reports::input::{Input, NUMA_FILE, PROFILE_FILE, RUN_FILE, STEPS_FILE};
 use callin_reports::schema::{
     DEFAULT_POLICY_LABEL, GHC_POLICY_LABEL, NurseryAccess, RunResults, Spread, System,
 };
@@ -489,4 +489,84 @@ fn criterion_median_and_mean_are_both_per_element() {
     let row = &section[row_start..row_start + section[row_start..].find("</tr>").unwrap()];
     assert!(row.contains("90.0 ns"), "median per element: {row}");
     assert!(row.contains("101.0 ns"), "mean per element: {row}");
+}
+
+/// A results directory holding the fixtures' profile and a steps.tsv where `matrix` and
+/// `criterion callin` failed and `numa` was skipped.
+fn job_with_failures() -> PathBuf {
+    let dir = scratch("job-with-failures");
+    std::fs::copy(fixtures().join(PROFILE_FILE), dir.join(PROFILE_FILE)).unwrap();
+    let rows = [
+        "step\tstatus\tseconds\tproduces\tcommand\tdetail",
+        "build\tok\t60.0\t\tbuild\t",
+        "matrix\tfailed\t3.5\trun.json\tcallin-bench run\terror: real GHC child exited with status 134",
+        "profile\tok\t20.0\tprofile.json\tprofile\t",
+        "numa\tskipped\t0.0\tnuma.json\t\tthe build step failed",
+        "criterion callin\tfailed\t1.0\t\tcargo bench -q --bench callin\terror: Unrecognized option: 'warm-up-time'",
+        "criterion floor\tok\t5.0\t\tcargo bench -q --bench floor\t",
+    ];
+    std::fs::write(dir.join(STEPS_FILE), rows.join("\n") + "\n").unwrap();
+    dir
+}
+
+#[test]
+fn a_failed_step_names_itself_where_its_results_are_missing() {
+    let dir = job_with_failures();
+    let inputs = ReportInputs::load_from_dir(&dir, &fixtures().join("criterion")).unwrap();
+    assert_eq!(
+        inputs.run.get().unwrap_err(),
+        "matrix failed: error: real GHC child exited with status 134"
+    );
+    assert_eq!(
+        inputs.numa.get().unwrap_err(),
+        "numa skipped: the build step failed"
+    );
+    assert!(
+        inputs.profile.loaded().is_some(),
+        "what the job has is shown"
+    );
+    let page = render(&inputs);
+    assert!(
+        section_text(&page, "headline")
+            .contains("not measured: matrix failed: error: real GHC child exited with status 134")
+    );
+    let job = section_text(&page, "job");
+    assert!(job.contains("matrix") && job.contains("failed") && job.contains("3.5 s"));
+    assert!(page.contains("The main job had failed steps"));
+}
+
+#[test]
+fn criterion_section_lists_every_group_the_job_ran() {
+    let dir = job_with_failures();
+    let inputs = ReportInputs::load_from_dir(&dir, &fixtures().join("criterion")).unwrap();
+    let page = render(&inputs);
+    let html = section_html(&page, "criterion");
+    for group in ["callin", "floor"] {
+        assert!(
+            html.contains(&format!("id=\"criterion-{group}\"")),
+            "group {group} has its block"
+        );
+        assert!(html.contains(&format!("href=\"#criterion-{group}\"")));
+    }
+    let text = section_text(&page, "criterion");
+    assert!(text.contains(
+        "not measured: criterion callin failed: error: Unrecognized option: 'warm-up-time'"
+    ));
+    assert!(text.contains("floor/empty_c_call/fn_pointer"));
+}
+
+#[test]
+fn a_malformed_step_log_is_an_error_naming_the_file_and_line() {
+    let dir = scratch("malformed-steps");
+    std::fs::write(
+        dir.join(STEPS_FILE),
+        "step\tstatus\tseconds\tproduces\tcommand\tdetail\nmatrix\tbroken\t1\t\t\t\n",
+    )
+    .unwrap();
+    let err = ReportInputs::load_from_dir(&dir, &dir.join("criterion")).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains(STEPS_FILE) && msg.contains("line 2") && msg.contains("broken"),
+        "{msg}"
+    );
 }

@@ -13,7 +13,7 @@ mod run;
 pub use compare::{Change, ChangeStatus, REGRESSION_THRESHOLD, compare_runs};
 
 use crate::format;
-use crate::input::{Input, ReportInputs};
+use crate::input::{Input, JobStep, ReportInputs, StepStatus};
 use crate::schema::Spread;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
@@ -21,7 +21,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 pub const DEFAULT_CRITERION_HREF: &str = "../../criterion";
 
 /// The section ids, in page order (also the table of contents).
-pub const SECTIONS: [(&str, &str); 9] = [
+pub const SECTIONS: [(&str, &str); 10] = [
     ("manifest", "Run manifest"),
     ("headline", "Headline: ns per call"),
     ("scaling", "Scaling"),
@@ -31,6 +31,7 @@ pub const SECTIONS: [(&str, &str); 9] = [
     ("numa", "NUMA: local vs remote"),
     ("baseline", "Change against baseline"),
     ("criterion", "criterion's own pages"),
+    ("job", "Main job: steps and times"),
 ];
 
 /// Renders the whole report, linking criterion pages under [`DEFAULT_CRITERION_HREF`].
@@ -63,7 +64,8 @@ pub fn render_with_criterion_href(inputs: &ReportInputs, criterion_href: &str) -
                 (section("ablation", run::ablation(&inputs.run)))
                 (section("numa", numa::numa(&inputs.topology, &inputs.numa)))
                 (section("baseline", compare::baseline(&inputs.run, &inputs.baseline)))
-                (section("criterion", criterion::links(&inputs.criterion, criterion_href)))
+                (section("criterion", criterion::links(&inputs.criterion, &inputs.job_criterion_groups(), criterion_href)))
+                (section("job", job_steps(&inputs.steps)))
             }
         }
     };
@@ -95,15 +97,21 @@ fn contents() -> Markup {
 }
 
 fn inputs_summary(inputs: &ReportInputs) -> Markup {
-    let rows: [(&str, Result<(), &str>); 6] = [
-        ("run results", inputs.run.get().map(drop)),
-        ("profile", inputs.profile.get().map(drop)),
-        ("criterion estimates", inputs.criterion.get().map(drop)),
-        ("topology", inputs.topology.get().map(drop)),
-        ("NUMA experiments", inputs.numa.get().map(drop)),
-        ("baseline run", inputs.baseline.get().map(drop)),
-    ];
+    let rows = inputs.statuses();
+    let failed: Vec<&JobStep> = inputs.steps.loaded().map_or_else(Vec::new, |steps| {
+        steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Failed)
+            .collect()
+    });
     html! {
+        @if !failed.is_empty() {
+            div.not-measured {
+                strong { "The main job had failed steps: " }
+                @for s in &failed { code { (s.step) } " (" (s.detail) "); " }
+                "the parts they produce are missing below."
+            }
+        }
         table.inputs {
             tr { th { "input" } th { "status" } }
             @for (name, status) in rows {
@@ -117,6 +125,34 @@ fn inputs_summary(inputs: &ReportInputs) -> Markup {
             }
         }
     }
+}
+
+/// The main job's steps: status, time, command and, for a failed or skipped step, why.
+fn job_steps(steps: &Input<Vec<JobStep>>) -> Markup {
+    with_input(steps, |steps| {
+        let total: f64 = steps.iter().map(|s| s.seconds).sum();
+        html! {
+            table {
+                tr { th { "step" } th { "status" } th { "time" } th { "writes" } th { "command" } th { "detail" } }
+                @for s in steps {
+                    tr {
+                        td { code { (s.step) } }
+                        @match s.status {
+                            StepStatus::Ok => td.ok { "ok" },
+                            StepStatus::Failed => td.missing { "failed" },
+                            StepStatus::Skipped => td.missing { "skipped" },
+                        }
+                        td.num { (format!("{:.1} s", s.seconds)) }
+                        td { (s.produces.join(" ")) }
+                        td { code { (s.command) } }
+                        td { (s.detail) }
+                    }
+                }
+                tr { td { "total" } td {} td.num { (format!("{total:.1} s")) } td {} td {} td {} }
+            }
+            (source_note("Source: steps.tsv written by scripts/bench.sh (wall time per step; the report step itself is not listed)."))
+        }
+    })
 }
 
 /// The visible block for an absent input or figure: `not measured: <why>`.
