@@ -1,72 +1,223 @@
 #!/usr/bin/env bash
 # The main job: benches + report. Installs prerequisites, builds the real-GHC baseline, runs the
 # call-in matrix (rts-core default, rts-core ghc mode, real GHC), the phase profiler, the topology
-# and NUMA experiments and criterion's bench groups, then renders the HTML report and prints its
-# path. `--quick` (about 2 minutes of measuring on a 2-core machine, after the build) measures
-# fewer repetitions and runs criterion in its quick mode.
+# and NUMA experiments and every criterion bench group, then renders the HTML report and prints
+# its path.
 #
-# Usage: scripts/bench.sh [--quick]
+# Usage: scripts/bench.sh [--quick | --smoke]
+#   (none)    the full job: about 12 minutes of measuring on a 2-core machine after the build
+#   --quick   the same steps with fewer repetitions and criterion's quick mode (about 4 minutes)
+#   --smoke   the same steps at the smallest sizes that still run every code path (each criterion
+#             bench sampled once at its minimum); scripts/test.sh runs it so a broken main job
+#             cannot land. Its figures mean nothing; it writes under <target>/smoke/ only.
+#
+# Every step prints `[k/N] name` when it starts and its time when it ends; a failed step is named
+# with its command, its output is kept in <results>/logs/<step>.log, and the job goes on: the
+# report is rendered from what exists (a missing part says "not measured: <step> failed: <error>",
+# read from <results>/steps.tsv) and the job exits 1. A step whose tool is missing (ghc, valgrind)
+# is skipped with the reason. Everything is written under ${CARGO_TARGET_DIR:-target}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-quick=()
-criterion_args=(--warm-up-time 1 --measurement-time 3)
+usage() { echo "usage: scripts/bench.sh [--quick | --smoke]" >&2; }
+mode=full
 case "${1:-}" in
     "") ;;
-    --quick) quick=(--quick); criterion_args=(--quick --warm-up-time 0.5 --measurement-time 1) ;;
-    *) echo "usage: scripts/bench.sh [--quick]  (unknown argument: $1)" >&2; exit 64 ;;
+    --quick) mode=quick ;;
+    --smoke) mode=smoke ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage; echo "scripts/bench.sh: unknown argument: $1" >&2; exit 64 ;;
 esac
+[ $# -le 1 ] || { usage; echo "scripts/bench.sh: one argument at most, got: $*" >&2; exit 64; }
 
 tgt=${CARGO_TARGET_DIR:-target}
-results=target/callin-bench
-mkdir -p "$results"
-
-step() { echo; echo "== bench: $*"; }
-
-step "prerequisites (scripts/setup.sh)"
-bash scripts/setup.sh
-
-step "real GHC baseline library (scripts/build-ghc-baseline.sh)"
-if command -v ghc >/dev/null; then
-    bash scripts/build-ghc-baseline.sh
-else
-    echo "skipped: ghc is not installed and could not be installed; real-GHC cells will say so"
+results="$tgt/callin-bench"
+reports="$tgt/reports"
+criterion_dir="${CRITERION_HOME:-$tgt/criterion}"
+if [ $mode = smoke ]; then
+    # A smoke run's figures mean nothing: keep them apart, so they never replace a real run's
+    # results or become the "previous run" criterion compares the next real run with.
+    results="$tgt/smoke/callin-bench"
+    reports="$tgt/smoke/reports"
+    criterion_dir="$tgt/smoke/criterion"
 fi
+export CRITERION_HOME="$criterion_dir"
+logs="$results/logs"
+steps_file="$results/steps.tsv"
+mkdir -p "$results" "$logs"
 
-step "building callin-bench (release) and its probes build (release, --features probes)"
-cargo build -q --release --bin callin-bench
-CARGO_TARGET_DIR="$tgt/probes" cargo build -q --release --features probes --bin callin-bench
+# The bench groups are the [[bench]] targets of Cargo.toml (autobenches is off, so that list is
+# exactly what `cargo bench` can run); the README and the report name the same list.
+mapfile -t groups < <(awk '/^\[\[bench\]\]/ { b = 1; next }
+    b && /^name *=/ { gsub(/^name *= *"|".*$/, ""); print; b = 0 }' Cargo.toml)
+[ ${#groups[@]} -gt 0 ] || { echo "scripts/bench.sh: no [[bench]] targets in Cargo.toml" >&2; exit 1; }
+
+# Sizes per mode. Full: chosen so the whole job measures for at most 15 minutes after the build on
+# 2 cores (the step table at the end shows where the time goes).
+case $mode in
+    full)
+        run_args=()
+        profile_args=()
+        numa_args=()
+        criterion_args=(--warm-up-time 0.5 --measurement-time 1.5 --sample-size 30)
+        ;;
+    quick)
+        run_args=(--quick)
+        profile_args=(--calls 20000 --iters 10000 --callgrind-ops 2000)
+        numa_args=(--calls 20000 --reps 3)
+        criterion_args=(--quick --warm-up-time 0.3 --measurement-time 0.5)
+        ;;
+    smoke)
+        run_args=(--reps 1 --cell-ms 20)
+        profile_args=(--calls 2000 --iters 10000 --callgrind-ops 200)
+        numa_args=(--calls 2000 --reps 1)
+        criterion_args=(--warm-up-time 0.001 --measurement-time 0.001 --sample-size 10
+            --nresamples 1000 --noplot)
+        ;;
+esac
+
 bin="$tgt/release/callin-bench"
-probes_bin="$tgt/probes/release/callin-bench"
+probes_bin="$tgt/release/callin-bench-probes"
+total_steps=$((7 + ${#groups[@]} + 1))
+step_no=0
+failed=0
+printf 'step\tstatus\tseconds\tproduces\tcommand\tdetail\n' >"$steps_file"
 
-step "call-in matrix: callin-bench run ${quick[*]} (rts-core default, rts-core ghc mode, real GHC)"
-"$bin" run "${quick[@]}" --out "$results/run.json"
+# record NAME STATUS SECONDS PRODUCES COMMAND DETAIL: one row of steps.tsv (tabs and newlines in
+# the text fields become spaces).
+record() {
+    local clean=() f
+    for f in "$@"; do clean+=("$(printf '%s' "$f" | tr '\t\n' '  ')"); done
+    (IFS=$'\t'; printf '%s\n' "${clean[*]}") >>"$steps_file"
+}
 
-step "phase profile: callin-bench profile (in-situ probes, isolated phases + counters, callgrind)"
-profile_args=(--threads 1,2 --caps 1,2 --json "$results/profile.json")
-if command -v valgrind >/dev/null; then
-    profile_args+=(--callgrind)
+# The line of a failed step's log that says what went wrong: the last one that looks like an
+# error, else its last non-empty line.
+error_line() {
+    local line
+    line=$(grep -E -i 'error|panicked|failed|cannot|not found' "$1" | tail -n 1 || true)
+    [ -n "$line" ] || line=$(grep -v '^[[:space:]]*$' "$1" | tail -n 1 || true)
+    printf '%s' "${line:-exited non-zero with no output}"
+}
+
+# step NAME PRODUCES -- COMMAND...: run one step. PRODUCES names the results it writes (removed
+# first, so a failed step never leaves an old file behind to be reported as new).
+step() {
+    local name=$1 produces=$2
+    shift 3
+    step_no=$((step_no + 1))
+    local log="$logs/${name//[^A-Za-z0-9_-]/_}.log" start status=ok detail="" f
+    for f in $produces; do rm -rf "${results:?}/$f"; done
+    echo
+    echo "[$step_no/$total_steps] $name: $*"
+    start=$(date +%s.%N)
+    set +e
+    "$@" 2>&1 | tee "$log"
+    local rc=${PIPESTATUS[0]}
+    set -e
+    if [ "$rc" = 77 ]; then
+        status=skipped
+        detail=$(grep -E 'SKIP|skipped' "$log" | tail -n 1)
+    elif [ "$rc" != 0 ]; then
+        status=failed
+        detail=$(error_line "$log")
+        failed=$((failed + 1))
+    fi
+    local secs
+    secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+    if [ $status = ok ]; then
+        echo "[$step_no/$total_steps] $name: done in $secs s"
+    elif [ $status = skipped ]; then
+        echo "[$step_no/$total_steps] $name: skipped after $secs s: $detail"
+    else
+        echo "[$step_no/$total_steps] $name: FAILED after $secs s: $* (log: $log): $detail" >&2
+    fi
+    record "$name" "$status" "$secs" "$produces" "$*" "$detail"
+}
+
+# skip NAME PRODUCES REASON: a step that cannot run here, said so.
+skip() {
+    step_no=$((step_no + 1))
+    local f
+    for f in $2; do rm -rf "${results:?}/$f"; done
+    echo
+    echo "[$step_no/$total_steps] $1: skipped: $3"
+    record "$1" skipped 0.0 "$2" "" "$3"
+}
+
+# Steps run with `set -e` off (step checks their status): functions chain with &&. Exit status 77
+# means "skipped here" (automake's convention), with the reason on a line saying SKIP.
+# The probes build is the same binary with the `probes` feature; built first and copied aside so
+# both share one target directory (one build of every dependency).
+build() {
+    cargo build -q --release --features probes --bin callin-bench &&
+        cp "$bin" "$probes_bin" &&
+        cargo build -q --release --bin callin-bench
+}
+
+profile() {
+    local args=(--threads 1,2 --caps 1,2 --json "$results/profile.json" "${profile_args[@]}")
+    if command -v valgrind >/dev/null; then
+        args+=(--callgrind)
+    else
+        echo "profile: callgrind instruction counts not measured: valgrind is not installed"
+    fi
+    "$probes_bin" profile "${args[@]}"
+}
+
+job_start=$(date +%s)
+echo "== bench.sh: $mode job, ${#groups[@]} criterion groups (${groups[*]}), results in $results"
+
+# The baseline script exits 0 when it cannot build (no ghc, no shared RTS) and says why in STATUS.
+ghc_baseline() {
+    bash scripts/build-ghc-baseline.sh || return
+    if grep -q '^status=skip' "$tgt/ghc-baseline/STATUS"; then return 77; fi
+}
+
+step prerequisites "" -- bash scripts/setup.sh
+if command -v ghc >/dev/null || [ "$(id -u)" = 0 ]; then
+    step ghc-baseline "" -- ghc_baseline
 else
-    echo "callgrind instruction counts skipped: valgrind is not installed"
+    skip ghc-baseline "" "ghc is not installed and cannot be installed here (not root); real-GHC cells will say so"
 fi
-[ ${#quick[@]} -eq 0 ] || profile_args+=(--calls 20000 --iters 10000 --callgrind-ops 2000)
-"$probes_bin" profile "${profile_args[@]}"
+step build "" -- build
 
-step "topology and NUMA placement: callin-bench topology / numa"
-"$bin" topology --json "$results/topology.json"
-numa_args=(--json "$results/numa.json")
-[ ${#quick[@]} -eq 0 ] || numa_args+=(--calls 20000 --reps 3)
-"$bin" numa "${numa_args[@]}"
-
-step "criterion bench groups (cargo bench ${criterion_args[*]})"
-if [ ${#quick[@]} -eq 0 ]; then
-    cargo bench -q -- "${criterion_args[@]}" | tee target/callin-bench-criterion.txt
+if [ -x "$bin" ] && [ -x "$probes_bin" ]; then
+    step matrix run.json -- "$bin" run "${run_args[@]}" --out "$results/run.json"
+    step profile profile.json -- profile
+    step topology topology.json -- "$bin" topology --json "$results/topology.json"
+    step numa numa.json -- "$bin" numa "${numa_args[@]}" --json "$results/numa.json"
 else
-    echo "quick mode: only the callin and floor groups (the full run adds phases, ablation, selection, numa)"
-    cargo bench -q --bench callin --bench floor -- "${criterion_args[@]}" | tee target/callin-bench-criterion.txt
+    for s in "matrix run.json" "profile profile.json" "topology topology.json" "numa numa.json"; do
+        set -- $s
+        skip "$1" "$2" "the build step failed"
+    done
 fi
+for g in "${groups[@]}"; do
+    step "criterion $g" "" -- cargo bench -q --bench "$g" -- "${criterion_args[@]}"
+done
 
-step "HTML report: callin-bench report"
-report=$("$bin" report --results "$results" --criterion "$tgt/criterion" --out target/reports)
+report=""
+step_no=$((step_no + 1))
 echo
-echo "report: $report"
+echo "[$step_no/$total_steps] report: $bin report --results $results --criterion $criterion_dir --out $reports"
+if [ -x "$bin" ] && report=$("$bin" report --results "$results" --criterion "$criterion_dir" --out "$reports"); then
+    echo "[$step_no/$total_steps] report: done"
+else
+    report=""
+    failed=$((failed + 1))
+    echo "[$step_no/$total_steps] report: FAILED (no report written)" >&2
+fi
+
+echo
+echo "== bench.sh: step times ($mode job)"
+awk -F'\t' 'NR == 1 { next } { printf "  %-24s %-8s %8s s%s\n", $1, $2, $3, ($6 == "" ? "" : "  " $6) }' "$steps_file"
+printf '  %-24s %-8s %8s s\n' "total" "" "$(($(date +%s) - job_start))"
+echo
+if [ -n "$report" ]; then
+    echo "report: $report"
+fi
+if [ $failed -gt 0 ]; then
+    echo "bench.sh: $failed step(s) failed; see the table above and $logs/" >&2
+    exit 1
+fi

@@ -22,6 +22,14 @@ echo "== test: cargo test -p rts-core -p callin-bench --features callin-bench/pr
 cargo test -p rts-core -p callin-bench --features callin-bench/probes
 echo "== test: cargo bench -- --test (every criterion bench in every group runs once, no timing)"
 cargo bench -- --test
+echo "== test: scripts/bench.sh --smoke (every step of the main job at its smallest size; its report must have every section and every bench group)"
+smoke_log="${CARGO_TARGET_DIR:-target}/smoke/bench.log"
+mkdir -p "$(dirname "$smoke_log")"
+bash scripts/bench.sh --smoke >"$smoke_log" 2>&1 || { tail -n 40 "$smoke_log"; echo "== test: scripts/bench.sh --smoke failed (full log: $smoke_log)" >&2; exit 1; }
+sed -n '/^== bench.sh: step times/,$p' "$smoke_log"
+smoke_report=$(grep -E '^report: .*index\.html$' "$smoke_log" | tail -n 1 | sed 's/^report: //')
+CALLIN_SMOKE_REPORT="$smoke_report" CALLIN_SMOKE_RESULTS="${CARGO_TARGET_DIR:-target}/smoke/callin-bench" \
+    cargo test -q --test main_job -- --ignored
 bash scripts/loom.sh   # loom models, LOOM_MAX_PREEMPTIONS=2 (own target dir; ~15 s + first build)
 bash scripts/stress.sh --ci   # stress sized down (full size: scripts/stress.sh)
 echo "== test: all passed"
