@@ -147,12 +147,19 @@ pub fn count_phases(
     std::fs::create_dir_all(dir)?;
     let mut out = Vec::new();
     for name in phase_names() {
-        let runs_ir = (0..runs)
-            .map(|r| {
-                let file: PathBuf = dir.join(format!("callgrind.{policy}.{name}.{r}.out"));
-                run_once(exe, name, policy, ops, &file)
-            })
-            .collect::<anyhow::Result<Vec<u64>>>()?;
+        // The runs are independent single-threaded processes: run them side by side.
+        let runs_ir = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..runs)
+                .map(|r| {
+                    let file: PathBuf = dir.join(format!("callgrind.{policy}.{name}.{r}.out"));
+                    s.spawn(move || run_once(exe, name, policy, ops, &file))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("callgrind run thread panicked"))
+                .collect::<anyhow::Result<Vec<u64>>>()
+        })?;
         eprintln!("callgrind {policy:<8} {name:<18} Ir per run {runs_ir:?}");
         out.push(PhaseCount {
             name,
