@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: install prerequisites, then formatting, lints, every test, the stats and
-# probes builds' tests, one pass over the benches, the loom models and a sized-down stress.
+# probes builds' tests, the main job at its smallest (scripts/bench.sh --smoke: every step and
+# every criterion bench, with its report checked), the loom models and a sized-down stress.
 # Stops at the first failure. Tests that need a missing tool (ghc, objdump, cc, valgrind,
 # chromium) print "SKIP: ..." (or "skip: ...") with the reason and pass.
 set -euo pipefail
@@ -20,8 +21,6 @@ echo "== test: cargo clippy --workspace --all-targets --features callin-bench/pr
 cargo clippy --workspace --all-targets --features callin-bench/probes -- -D warnings
 echo "== test: cargo test -p rts-core -p callin-bench --features callin-bench/probes (phase probes + the profiler on them)"
 cargo test -p rts-core -p callin-bench --features callin-bench/probes
-echo "== test: cargo bench -- --test (every criterion bench in every group runs once, no timing)"
-cargo bench -- --test
 echo "== test: scripts/bench.sh --smoke (every step of the main job at its smallest size; its report must have every section and every bench group)"
 smoke_log="${CARGO_TARGET_DIR:-target}/smoke/bench.log"
 mkdir -p "$(dirname "$smoke_log")"
