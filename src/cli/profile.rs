@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use callin_reports::schema::{
     CallgrindCounts, CounterValue, Phase, PhaseInstructions, PhaseProfile, ProfileConfig,
-    ProfileResults, SCHEMA_VERSION, Source,
+    ProfileResults, SCHEMA_VERSION, Source, System,
 };
 use rts_core::phases::IsolatedPhase;
 use rts_core::{Config, PolicySet};
@@ -23,9 +23,10 @@ use crate::profile::{CounterReading, ProfileEnvironment};
 /// Arguments of `callin-bench profile`.
 #[derive(Debug, clap::Args)]
 pub struct ProfileArgs {
-    /// Policy sets to profile (`lockfree`, `ghc`); comma-separated or repeated.
-    #[arg(long, value_delimiter = ',', default_values_t = ["lockfree".to_owned(), "ghc".to_owned()])]
-    pub policy: Vec<String>,
+    /// Systems to profile (`default`, `ghc-mode`), comma-separated: the names `run --systems`
+    /// takes.
+    #[arg(long, value_delimiter = ',', default_values_t = [System::Default, System::GhcMode])]
+    pub systems: Vec<System>,
     /// Calling threads for the in-situ probe run; comma-separated for several.
     #[arg(long, value_delimiter = ',', default_value = "1")]
     pub threads: Vec<u32>,
@@ -38,9 +39,10 @@ pub struct ProfileArgs {
     /// Operations per isolated-phase counter batch (at least 10000).
     #[arg(long, default_value_t = 20_000)]
     pub iters: u64,
-    /// Where to write the JSON (default target/callin-bench/profile.json).
-    #[arg(long, num_args = 0..=1, default_missing_value = "")]
-    pub json: Option<PathBuf>,
+    /// Where to write the JSON (always written; default, and with a bare `--json`:
+    /// <target>/callin-bench/profile.json).
+    #[arg(long, value_name = "PATH", num_args = 0..=1)]
+    pub json: Option<Option<PathBuf>>,
     /// Also count instructions per phase under valgrind callgrind (two runs each).
     #[arg(long)]
     pub callgrind: bool,
@@ -55,15 +57,22 @@ pub struct ProfileArgs {
     pub callgrind_worker: Option<String>,
 }
 
-fn parse_policy(label: &str) -> anyhow::Result<PolicySet> {
-    PolicySet::parse(label)
-        .ok_or_else(|| anyhow::anyhow!("unknown policy {label:?}; use lockfree or ghc"))
+/// The rts-core policy set a profiled system runs.
+fn policy_of(system: System) -> anyhow::Result<PolicySet> {
+    let name = system.policy_set().ok_or_else(|| {
+        anyhow::anyhow!(
+            "--systems {system}: only rts-core systems ({}, {}) have phase probes and isolated phases",
+            System::Default,
+            System::GhcMode
+        )
+    })?;
+    PolicySet::parse(name).map_err(anyhow::Error::msg)
 }
 
 /// Runs the command.
 pub fn main(args: &ProfileArgs) -> anyhow::Result<()> {
     if let Some(phase) = &args.callgrind_worker {
-        let policy = parse_policy(args.policy.first().map_or("lockfree", String::as_str))?;
+        let policy = policy_of(args.systems.first().copied().unwrap_or(System::Default))?;
         return callgrind::worker(phase, policy, args.callgrind_ops);
     }
     validate(args)?;
@@ -94,8 +103,8 @@ pub fn main(args: &ProfileArgs) -> anyhow::Result<()> {
 }
 
 fn validate(args: &ProfileArgs) -> anyhow::Result<()> {
-    for p in &args.policy {
-        parse_policy(p)?;
+    for &s in &args.systems {
+        policy_of(s)?;
     }
     anyhow::ensure!(
         args.iters >= crate::profile::MIN_BATCH_ITERS,
@@ -113,7 +122,7 @@ fn validate(args: &ProfileArgs) -> anyhow::Result<()> {
 
 fn json_path(args: &ProfileArgs) -> PathBuf {
     match &args.json {
-        Some(p) if !p.as_os_str().is_empty() => p.clone(),
+        Some(Some(p)) => p.clone(),
         _ => paths::result_file(callin_reports::input::PROFILE_FILE),
     }
 }
@@ -138,18 +147,19 @@ fn run_callgrind(
     }
     let exe = std::env::current_exe().context("locating the callin-bench binary")?;
     let dir = paths::results_dir().join("callgrind");
-    for policy in &args.policy {
+    for &system in &args.systems {
+        let policy = policy_of(system)?.label();
         eprintln!(
-            "callgrind: {policy}, 2 runs per phase, {} ops each",
+            "callgrind: {system}, 2 runs per phase, {} ops each",
             args.callgrind_ops
         );
-        let c = callgrind::count_phases(&exe, policy, args.callgrind_ops, 2, &dir)?;
+        let c = callgrind::count_phases(&exe, system, args.callgrind_ops, 2, &dir)?;
         results.callgrind.push(CallgrindCounts {
             policy: policy.clone(),
             phases: schema_phases(&c),
             identical_across_runs: Some(c.iter().all(|p| p.identical)),
         });
-        counts.insert(policy.clone(), c);
+        counts.insert(policy, c);
     }
     Ok(())
 }
@@ -159,7 +169,7 @@ fn schema_phases(counts: &[PhaseCount]) -> Vec<PhaseInstructions> {
     Phase::ALL
         .iter()
         .filter_map(|&phase| {
-            let iso = isolated::representative(phase.name(), 1, 1)?;
+            let iso = isolated::representative(phase, 1, 1)?;
             let c = counts.iter().find(|c| c.name == iso.name())?;
             Some(PhaseInstructions {
                 phase,
@@ -196,12 +206,13 @@ fn run_timing(
     let env = ProfileEnvironment::detect();
     println!("{env}");
     let probes = probe_setup(&env, args, results)?;
-    for label in &args.policy {
-        let policy = parse_policy(label)?;
+    for &system in &args.systems {
+        let policy = policy_of(system)?;
+        let label = &policy.label();
         for &caps in &args.caps {
             start_rts(policy, caps)?;
             eprintln!(
-                "profile: {label}, {caps} cap(s): isolated phases, {} ops per batch",
+                "profile: {system}, {caps} cap(s): isolated phases, {} ops per batch",
                 args.iters
             );
             let iso = isolated::measure_phases(IsolatedPhase::ALL, args.iters);
@@ -321,7 +332,7 @@ fn profile_config(
     args: &ProfileArgs,
 ) -> anyhow::Result<ProfileConfig> {
     let iso_of = |phase: Phase| {
-        let v = isolated::representative(phase.name(), threads, caps)?;
+        let v = isolated::representative(phase, threads, caps)?;
         iso.iter().find(|r| r.name == v.name())
     };
     let mut cfg = ProfileConfig {
@@ -505,7 +516,7 @@ fn print_config(
                 .and_then(|c| c.value);
             line += &format!(" {}", fmt_opt(v, 16));
         }
-        let iso_name = isolated::representative(p.phase.name(), cfg.threads, cfg.capabilities);
+        let iso_name = isolated::representative(p.phase, cfg.threads, cfg.capabilities);
         let ir = iso_name.and_then(|i| {
             counts?
                 .iter()

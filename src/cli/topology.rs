@@ -26,20 +26,16 @@ pub struct TopologyArgs {
     #[arg(long, value_name = "NODES")]
     pub map: Option<String>,
     /// Also write the JSON (default path: <target>/callin-bench/topology.json).
-    #[arg(long, value_name = "PATH", num_args = 0..=1,
-          default_missing_value = "")]
-    pub json: Option<PathBuf>,
+    #[arg(long, value_name = "PATH", num_args = 0..=1)]
+    pub json: Option<Option<PathBuf>>,
 }
 
 impl TopologyArgs {
     /// Where `--json` writes: its value, or the results file the report reads when bare.
     pub fn json_path(&self) -> Option<PathBuf> {
         self.json.as_ref().map(|p| {
-            if p.as_os_str().is_empty() {
-                paths::result_file(callin_reports::input::TOPOLOGY_FILE)
-            } else {
-                p.clone()
-            }
+            p.clone()
+                .unwrap_or_else(|| paths::result_file(callin_reports::input::TOPOLOGY_FILE))
         })
     }
 }
