@@ -1,6 +1,7 @@
 //! `ablation`: `c_function` end to end with the default set switched one choice to GHC's, and
 //! the `ghc` set switched one choice to the default's (plus both base sets). Ids
-//! `ablation/<set>/t<threads>_c<caps>`, one call per thread per iteration.
+//! `ablation/<policy label>/t<threads>_c<caps>` (`default`, `ghc`, `default+wait=ghc`, ...), one
+//! call per thread per iteration.
 //!
 //! Note: with GHC's global thread list (`ThreadIds::GlobalLock`) the list's upkeep is part of
 //! what the set measures: every call links its thread under `sched_mutex`, and finished threads
@@ -36,12 +37,10 @@ fn timed_rounds(threads: u32, iters: u64) -> Duration {
 }
 
 fn ablation(c: &mut Criterion) {
-    let mut sets: Vec<(String, PolicySet)> = vec![
-        ("default".into(), PolicySet::lockfree()),
-        ("ghc".into(), PolicySet::ghc()),
-    ];
-    sets.extend(ablation::sets().iter().map(|s| (s.id(), s.policy)));
-    for (id, policy) in sets {
+    let mut sets = vec![PolicySet::lockfree(), PolicySet::ghc()];
+    sets.extend(ablation::sets().iter().map(|s| s.policy));
+    for policy in sets {
+        let id = policy.label();
         let mut g = c.benchmark_group(format!("ablation/{id}"));
         for &(threads, caps) in CONFIGS {
             rts_core_cell::with_instance(policy, caps, || {

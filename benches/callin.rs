@@ -1,6 +1,6 @@
 //! `callin`: `c_function` end to end — rts-core default, rts-core `ghc` mode and the real GHC
 //! RTS — over threads {1, 2, 4} × capabilities {1, 2}, including oversubscription. Ids
-//! `callin/<system>/t<threads>_c<caps>`. One iteration is one round of calls: every thread
+//! `callin/<system>/t<threads>_c<caps>` (`<system>`: `default`, `ghc-mode`, `real-ghc`). One iteration is one round of calls: every thread
 //! makes one call (`Throughput::Elements(threads)`), so the reported time is the wall time per
 //! call as one caller sees it. Threads are created, pinned and warmed up by the driver before
 //! its timed part (`iter_custom` returns only that part).
@@ -15,6 +15,7 @@ use callin_bench::driver::{self, CallTarget, DriverConfig, RunMode};
 use callin_bench::ghc;
 use callin_bench::matrix::{self, CAPABILITIES, THREADS, rts_core_cell};
 use callin_bench::pin::PinPolicy;
+use callin_vocab::System;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rts_core::PolicySet;
 
@@ -35,7 +36,7 @@ fn timed_rounds(target: CallTarget, threads: u32, iters: u64) -> Duration {
     Duration::from_nanos(report.wall_ns)
 }
 
-fn bench_system(c: &mut Criterion, system: &str, caps: u32, target: CallTarget) {
+fn bench_system(c: &mut Criterion, system: System, caps: u32, target: CallTarget) {
     let mut g = c.benchmark_group(format!("callin/{system}"));
     for &threads in THREADS {
         g.throughput(Throughput::Elements(u64::from(threads)));
@@ -48,10 +49,9 @@ fn bench_system(c: &mut Criterion, system: &str, caps: u32, target: CallTarget) 
 }
 
 fn rts_core(c: &mut Criterion) {
-    for (system, policy) in [
-        ("rts_core_default", PolicySet::lockfree()),
-        ("rts_core_ghc_mode", PolicySet::ghc()),
-    ] {
+    for system in [System::Default, System::GhcMode] {
+        let policy = PolicySet::parse(system.policy_set().expect("an rts-core system"))
+            .expect("the vocabulary's policy sets parse");
         for &caps in CAPABILITIES {
             rts_core_cell::with_instance(policy, caps, || {
                 bench_system(c, system, caps, rts_core_cell::c_function_target())
@@ -67,7 +67,7 @@ fn real_ghc(c: &mut Criterion) {
         Ok(rts) => rts,
         Err(e) => {
             println!(
-                "callin/real_ghc: skipped: {e} (build it with scripts/build-ghc-baseline.sh; \
+                "callin/real-ghc: skipped: {e} (build it with scripts/build-ghc-baseline.sh; \
                  needs ghc, e.g. apt-get install -y ghc)"
             );
             return;
@@ -75,7 +75,7 @@ fn real_ghc(c: &mut Criterion) {
     };
     for &caps in CAPABILITIES {
         rts.set_num_capabilities(caps).expect("setNumCapabilities");
-        bench_system(c, "real_ghc", caps, rts.c_function());
+        bench_system(c, System::RealGhc, caps, rts.c_function());
     }
 }
 

@@ -11,11 +11,15 @@ use callin_bench::profile::measurement::{CounterMeasurement, counted_between};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use rts_core::PolicySet;
 use rts_core::phases::{IsolatedPhase, PhaseLoop};
+use rts_core::policy::{POLICY_SET_DEFAULT, POLICY_SET_GHC};
 
 /// A policy set's label and its constructor.
 type NamedPolicy = (&'static str, fn() -> PolicySet);
 
-const POLICIES: [NamedPolicy; 2] = [("lockfree", PolicySet::lockfree), ("ghc", PolicySet::ghc)];
+const POLICIES: [NamedPolicy; 2] = [
+    (POLICY_SET_DEFAULT, PolicySet::lockfree),
+    (POLICY_SET_GHC, PolicySet::ghc),
+];
 
 fn call_counts(c: &mut Criterion<CounterMeasurement>) {
     let target = rts_core_cell::c_function_target();

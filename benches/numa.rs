@@ -9,6 +9,7 @@ use callin_bench::topology::Machine;
 use callin_bench::topology::experiment::{self, Placement, Plan};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rts_core::PolicySet;
+use rts_core::policy::{POLICY_SET_DEFAULT, POLICY_SET_GHC};
 use rts_core::rts::ForeignNode;
 
 fn id(p: Placement) -> String {
@@ -22,8 +23,8 @@ fn numa(c: &mut Criterion) {
     let machine = Machine::host().expect("host topology (hwloc)");
     let threads = experiment::threads_for(&machine);
     for (label, policy) in [
-        ("lockfree", PolicySet::lockfree()),
-        ("ghc", PolicySet::ghc()),
+        (POLICY_SET_DEFAULT, PolicySet::lockfree()),
+        (POLICY_SET_GHC, PolicySet::ghc()),
     ] {
         let mut g = c.benchmark_group(format!("numa/c_function/{label}"));
         g.throughput(Throughput::Elements(1));

@@ -8,6 +8,7 @@ use callin_bench::matrix::rts_core_cell;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rts_core::PolicySet;
 use rts_core::phases::{IsolatedPhase, PhaseLoop};
+use rts_core::policy::{POLICY_SET_DEFAULT, POLICY_SET_GHC};
 
 /// Capabilities of the instance the phases run against.
 const CAPS: u32 = 2;
@@ -23,8 +24,8 @@ fn timed(phase: IsolatedPhase, iters: u64) -> Duration {
 
 fn phases(c: &mut Criterion) {
     for (label, policy) in [
-        ("default", PolicySet::lockfree()),
-        ("ghc", PolicySet::ghc()),
+        (POLICY_SET_DEFAULT, PolicySet::lockfree()),
+        (POLICY_SET_GHC, PolicySet::ghc()),
     ] {
         rts_core_cell::with_instance(policy, CAPS, || {
             for &phase in IsolatedPhase::ALL {

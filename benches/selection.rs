@@ -7,11 +7,12 @@
 use callin_bench::topology::selection::{Case, SIZES, instance, select_once, with_case};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use rts_core::PolicySet;
+use rts_core::policy::{POLICY_SET_DEFAULT, POLICY_SET_GHC};
 
 fn selection(c: &mut Criterion) {
     for (label, policy) in [
-        ("lockfree", PolicySet::lockfree()),
-        ("ghc", PolicySet::ghc()),
+        (POLICY_SET_DEFAULT, PolicySet::lockfree()),
+        (POLICY_SET_GHC, PolicySet::ghc()),
     ] {
         for &case in Case::for_policy(&policy) {
             let mut g = c.benchmark_group(format!("selection/{}/{label}", case.name()));

@@ -18,8 +18,8 @@ fn profile_json_round_trips_through_the_schema() {
     let out = Command::new(bin())
         .args([
             "profile",
-            "--policy",
-            "lockfree",
+            "--systems",
+            "default",
             "--threads",
             "1",
             "--calls",
@@ -70,7 +70,14 @@ fn callgrind_counts_repeat_exactly() {
         let runs: Vec<u64> = (0..2)
             .map(|r| {
                 let f = dir.join(format!("{phase}.{r}.out"));
-                callgrind::run_once(bin().as_ref(), phase, "lockfree", 1_000, &f).unwrap()
+                callgrind::run_once(
+                    bin().as_ref(),
+                    phase,
+                    callin_vocab::System::Default,
+                    1_000,
+                    &f,
+                )
+                .unwrap()
             })
             .collect();
         assert!(runs[0] > 0, "{phase}: the region was collected");

@@ -15,7 +15,7 @@ pub const SERIES_COLOURS: [&str; 8] = [
 ];
 
 /// Colour of each phase in [`Phase::ALL`] order (hex, also used by the HTML legend).
-pub const PHASE_COLOURS: [&str; 12] = [
+pub const PHASE_COLOURS: [&str; Phase::ALL.len()] = [
     "#4e79a7", "#a0cbe8", "#f28e2b", "#ffbe7d", "#59a14f", "#8cd17d", "#b6992d", "#f1ce63",
     "#499894", "#86bcb6", "#e15759", "#79706e",
 ];

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Version of this schema; bump on any incompatible change and keep readers strict.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 // ---------------------------------------------------------------------------------------------
 // Shared pieces
@@ -142,43 +142,7 @@ pub struct CounterAvailability {
     pub unavailable_reason: Option<String>,
 }
 
-/// Policy label the producers (`rts_core::policy::PolicySet::label()`, the CLI's `--policy`)
-/// write for rts-core's default (lock-free) policy set; the report's canonical label for
-/// [`System::RtsCoreDefault`].
-pub const DEFAULT_POLICY_LABEL: &str = "lockfree";
-
-/// Policy label of rts-core's `ghc` policy set; the canonical label for [`System::RtsCoreGhcMode`].
-pub const GHC_POLICY_LABEL: &str = "ghc";
-
-/// Which call-in implementation a cell measured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum System {
-    /// rts-core with the default (lock-free) policy set.
-    RtsCoreDefault,
-    /// rts-core with the `ghc` policy set (GHC's serialising points reproduced).
-    RtsCoreGhcMode,
-    /// The real GHC RTS, `c_function` from a `ghc -shared` library.
-    RealGhc,
-}
-
-impl System {
-    /// All systems in report column order.
-    pub const ALL: [System; 3] = [
-        System::RtsCoreDefault,
-        System::RtsCoreGhcMode,
-        System::RealGhc,
-    ];
-
-    /// Human label used in tables and chart legends.
-    pub fn label(self) -> &'static str {
-        match self {
-            System::RtsCoreDefault => "rts-core default",
-            System::RtsCoreGhcMode => "rts-core ghc mode",
-            System::RealGhc => "real GHC",
-        }
-    }
-}
+pub use callin_vocab::{POLICY_SET_DEFAULT, POLICY_SET_GHC, Phase, PhaseGroup, System};
 
 /// One measured (or skipped) configuration of the end-to-end `c_function` matrix.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -189,7 +153,7 @@ pub struct Cell {
     pub threads: u32,
     /// RTS capabilities (`-N`) (count).
     pub capabilities: u32,
-    /// Policy label (e.g. `lockfree`, `ghc`, or `ghc+reuse_tso` for a mixed set).
+    /// Policy label (`PolicySet::label`: `default`, `ghc`, or a mixed set such as `default+wait=ghc`).
     pub policy: String,
     /// How driver threads were pinned (e.g. `cores`, `node:0`, `unpinned`), when recorded.
     pub pinning: Option<String>,
@@ -288,72 +252,6 @@ pub struct AblationRow {
 // ProfileResults: `callin-bench profile` (issue 6)
 // ---------------------------------------------------------------------------------------------
 
-/// A phase of the call-in path (DESIGN.md §1); JSON names are exactly the snake_case names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    /// `newBoundTask` → `getMyTask`/`newTask`.
-    TaskLookup,
-    /// `newInCall`.
-    IncallPush,
-    /// `waitForCapability`.
-    CapAcquire,
-    /// `rts_mkInt`.
-    MkInt,
-    /// `rts_apply` (both applications).
-    Apply,
-    /// `createThread`.
-    CreateThread,
-    /// `scheduleWaitThread` / `schedule`: run the graph.
-    Schedule,
-    /// `rts_checkSchedStatus`.
-    CheckStatus,
-    /// `rts_getInt`.
-    GetInt,
-    /// `releaseCapability_`.
-    CapRelease,
-    /// `boundTaskExiting`.
-    IncallPop,
-    /// `scheduleDoGC` when the nursery is exhausted.
-    Gc,
-}
-
-impl Phase {
-    /// All phases in call order.
-    pub const ALL: [Phase; 12] = [
-        Phase::TaskLookup,
-        Phase::IncallPush,
-        Phase::CapAcquire,
-        Phase::MkInt,
-        Phase::Apply,
-        Phase::CreateThread,
-        Phase::Schedule,
-        Phase::CheckStatus,
-        Phase::GetInt,
-        Phase::CapRelease,
-        Phase::IncallPop,
-        Phase::Gc,
-    ];
-
-    /// The phase's name as used in code, bench ids, JSON and the report.
-    pub fn name(self) -> &'static str {
-        match self {
-            Phase::TaskLookup => "task_lookup",
-            Phase::IncallPush => "incall_push",
-            Phase::CapAcquire => "cap_acquire",
-            Phase::MkInt => "mk_int",
-            Phase::Apply => "apply",
-            Phase::CreateThread => "create_thread",
-            Phase::Schedule => "schedule",
-            Phase::CheckStatus => "check_status",
-            Phase::GetInt => "get_int",
-            Phase::CapRelease => "cap_release",
-            Phase::IncallPop => "incall_pop",
-            Phase::Gc => "gc",
-        }
-    }
-}
-
 /// Everything one `callin-bench profile` measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProfileResults {
@@ -378,7 +276,7 @@ pub struct ProfileResults {
 /// The phase breakdown of one policy at one thread configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProfileConfig {
-    /// Policy label (`lockfree`, `ghc`, ...).
+    /// Policy label (`default`, `ghc`, ...).
     pub policy: String,
     /// OS threads calling concurrently (count).
     pub threads: u32,

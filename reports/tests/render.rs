@@ -4,7 +4,7 @@
 
 use callin_reports::input::{Input, NUMA_FILE, PROFILE_FILE, RUN_FILE, STEPS_FILE};
 use callin_reports::schema::{
-    DEFAULT_POLICY_LABEL, GHC_POLICY_LABEL, NurseryAccess, RunResults, Spread, System,
+    NurseryAccess, POLICY_SET_DEFAULT, POLICY_SET_GHC, RunResults, Spread, System,
 };
 use callin_reports::{
     ChangeStatus, ReportError, ReportInputs, SECTIONS, compare_runs, render, write_report,
@@ -186,11 +186,11 @@ fn comparison_classifies_each_cell() {
             .map(|x| x.status)
     };
     assert_eq!(
-        status(System::RtsCoreDefault, 2, 2),
+        status(System::Default, 2, 2),
         Some(ChangeStatus::Regression)
     );
     assert_eq!(
-        status(System::RtsCoreGhcMode, 2, 1),
+        status(System::GhcMode, 2, 1),
         Some(ChangeStatus::Improvement)
     );
     assert_eq!(status(System::RealGhc, 1, 1), Some(ChangeStatus::Unchanged));
@@ -285,19 +285,19 @@ fn scaling_chart_draws_every_system_under_the_producers_policy_labels() {
     // Label every cell exactly as `callin-bench run` does (PolicySet::label(), real GHC: `ghc -N<caps>`).
     for cell in &mut run.cells {
         cell.policy = match cell.system {
-            System::RtsCoreDefault => DEFAULT_POLICY_LABEL.to_owned(),
-            System::RtsCoreGhcMode => GHC_POLICY_LABEL.to_owned(),
+            System::Default => POLICY_SET_DEFAULT.to_owned(),
+            System::GhcMode => POLICY_SET_GHC.to_owned(),
             System::RealGhc => format!("ghc -N{}", cell.capabilities),
         };
     }
-    assert_eq!(DEFAULT_POLICY_LABEL, "lockfree", "the producers' label");
+    assert_eq!(POLICY_SET_DEFAULT, "default", "the producers' label");
     let page = render(&inputs);
     let legend = first_legend_text(section_html(&page, "scaling"));
     for system in System::ALL {
         assert!(
-            legend.contains(system.label()),
+            legend.contains(system.title()),
             "scaling legend lacks {}: {legend}",
-            system.label()
+            system.title()
         );
     }
     let headline = section_text(&page, "headline");
@@ -311,10 +311,10 @@ fn scaling_chart_draws_every_system_under_the_producers_policy_labels() {
 fn phase_bars_and_sum_use_per_call_means_with_gc_amortised() {
     let page = render(&fixture_inputs());
     let phases = section_text(&page, "phases");
-    // lockfree 1/1: gc's median when it happens is 50 ns, its mean over all calls 0.1 ns; the
+    // default 1/1: gc's median when it happens is 50 ns, its mean over all calls 0.1 ns; the
     // bar's total is the sum of means (12.1 ns), not of medians (62.0 ns).
     assert!(
-        phases.contains("lockfree: 1 thread / 1 cap, mean (12.1 ns)"),
+        phases.contains("default: 1 thread / 1 cap, mean (12.1 ns)"),
         "bar label with the sum of means:\n{phases}"
     );
     assert!(!phases.contains("62.0 ns"), "no sum of medians");
@@ -329,7 +329,7 @@ fn phase_section_shows_probe_cost_inflation_and_corrected_figures() {
     let page = render(&fixture_inputs());
     let phases = section_text(&page, "phases");
     assert!(phases.contains("Probe cost: 0.45 ns per phase boundary"));
-    // lockfree 1/1: probed 13.1 ns, unprobed 8.42 ns.
+    // default 1/1: probed 13.1 ns, unprobed 8.42 ns.
     assert!(phases.contains("end-to-end mean 8.42 ns"), "{phases}");
     assert!(phases.contains("the probes add 4.68 ns per call (+55.6 %)"));
     assert!(phases.contains("taken off every span: 7.00 ns"));

@@ -309,7 +309,7 @@ unsafe fn rewrite_argv(
     }
 }
 
-/// Port of `hs_init(&argc, &argv)`: `+RTS -N[<n>] -maxN<n> -A<size> --policy=lockfree|ghc -RTS`
+/// Port of `hs_init(&argc, &argv)`: `+RTS -N[<n>] -maxN<n> -A<size> --policy=default|ghc -RTS`
 /// (rts-core's `rts_flags`). The first `hs_init` removes the RTS arguments from `argv` and
 /// updates `argc` as GHC does; a nested one (the RTS already running) only counts, like GHC's,
 /// and leaves `argc`/`argv` alone without looking at them.

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+pub use callin_vocab::{POLICY_SET_DEFAULT, POLICY_SET_GHC};
+
 /// How `rts_lock` picks a capability.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SelectPolicy {
@@ -73,8 +75,76 @@ pub struct PolicySet {
     pub layout: NurseryLayout,
 }
 
+/// One design choice of a [`PolicySet`]: the axes the policy ablation switches one at a time.
+/// Names are the `PolicySet` field names, used in labels (`default+gc=ghc`), results and
+/// bench ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Axis {
+    Select,
+    Wait,
+    ThreadObjects,
+    ThreadIds,
+    Gc,
+    Layout,
+}
+
+impl Axis {
+    /// Every axis, in `PolicySet` field order.
+    pub const ALL: [Axis; 6] = [
+        Axis::Select,
+        Axis::Wait,
+        Axis::ThreadObjects,
+        Axis::ThreadIds,
+        Axis::Gc,
+        Axis::Layout,
+    ];
+
+    /// The axis's name: its `PolicySet` field.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Axis::Select => "select",
+            Axis::Wait => "wait",
+            Axis::ThreadObjects => "thread_objects",
+            Axis::ThreadIds => "thread_ids",
+            Axis::Gc => "gc",
+            Axis::Layout => "layout",
+        }
+    }
+
+    /// The axis named `name`.
+    pub fn from_name(name: &str) -> Option<Axis> {
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// Whether `a` and `b` make the same choice on this axis.
+    pub fn same(self, a: &PolicySet, b: &PolicySet) -> bool {
+        match self {
+            Axis::Select => a.select == b.select,
+            Axis::Wait => a.wait == b.wait,
+            Axis::ThreadObjects => a.thread_objects == b.thread_objects,
+            Axis::ThreadIds => a.thread_ids == b.thread_ids,
+            Axis::Gc => a.gc == b.gc,
+            Axis::Layout => a.layout == b.layout,
+        }
+    }
+
+    /// `base` with this axis's choice taken from `from`.
+    pub fn switch(self, base: PolicySet, from: PolicySet) -> PolicySet {
+        let mut p = base;
+        match self {
+            Axis::Select => p.select = from.select,
+            Axis::Wait => p.wait = from.wait,
+            Axis::ThreadObjects => p.thread_objects = from.thread_objects,
+            Axis::ThreadIds => p.thread_ids = from.thread_ids,
+            Axis::Gc => p.gc = from.gc,
+            Axis::Layout => p.layout = from.layout,
+        }
+        p
+    }
+}
+
 impl PolicySet {
-    /// The default: every lock-free choice.
+    /// The default: every lock-free choice (policy set [`POLICY_SET_DEFAULT`]).
     pub const fn lockfree() -> PolicySet {
         PolicySet {
             select: SelectPolicy::LockFree,
@@ -86,7 +156,8 @@ impl PolicySet {
         }
     }
 
-    /// Every choice as GHC makes it, to validate the model against the real RTS.
+    /// Every choice as GHC makes it, to validate the model against the real RTS (policy set
+    /// [`POLICY_SET_GHC`]).
     pub const fn ghc() -> PolicySet {
         PolicySet {
             select: SelectPolicy::Ghc,
@@ -98,44 +169,69 @@ impl PolicySet {
         }
     }
 
-    /// Parse `lockfree` / `default` / `ghc`.
-    pub fn parse(s: &str) -> Option<PolicySet> {
-        match s {
-            "lockfree" | "default" | "lock-free" => Some(Self::lockfree()),
-            "ghc" => Some(Self::ghc()),
-            _ => None,
+    /// The named sets, `(name, set)`.
+    const NAMED: [(&'static str, PolicySet); 2] = [
+        (POLICY_SET_DEFAULT, PolicySet::lockfree()),
+        (POLICY_SET_GHC, PolicySet::ghc()),
+    ];
+
+    /// Parse a [`label`](Self::label): `default`, `ghc`, or a named set with axes taken from the
+    /// other one, `<set>+<axis>=<set>[+...]` (e.g. `default+wait=ghc`, `ghc+gc=default`).
+    pub fn parse(s: &str) -> Result<PolicySet, String> {
+        let named = |n: &str| {
+            Self::NAMED
+                .iter()
+                .find(|(name, _)| *name == n)
+                .map(|&(_, set)| set)
+                .ok_or_else(|| {
+                    format!("unknown policy set {n:?}: expected {POLICY_SET_DEFAULT} or {POLICY_SET_GHC}")
+                })
+        };
+        let mut parts = s.split('+');
+        let mut set = named(parts.next().unwrap_or_default())?;
+        for part in parts {
+            let (axis, from) = part
+                .split_once('=')
+                .ok_or_else(|| format!("policy {s:?}: {part:?} is not <axis>=<set>"))?;
+            let axis = Axis::from_name(axis).ok_or_else(|| {
+                let names: Vec<&str> = Axis::ALL.iter().map(|a| a.name()).collect();
+                format!(
+                    "policy {s:?}: unknown axis {axis:?} (axes: {})",
+                    names.join(", ")
+                )
+            })?;
+            set = axis.switch(set, named(from)?);
         }
+        Ok(set)
     }
 
-    /// A short label: `lockfree`, `ghc`, or a list of the choices that differ from lock-free.
+    /// A short label: `default`, `ghc`, or the nearer named set and the axes that differ from
+    /// it, each with the set its choice comes from (`default+gc=ghc`, `ghc+thread_objects=default`).
+    /// [`parse`](Self::parse) reads it back.
     pub fn label(&self) -> String {
-        if *self == Self::lockfree() {
-            return "lockfree".into();
+        let differing = |base: &PolicySet| -> Vec<Axis> {
+            Axis::ALL
+                .into_iter()
+                .filter(|a| !a.same(self, base))
+                .collect()
+        };
+        let (base_name, base) = Self::NAMED
+            .into_iter()
+            .min_by_key(|(_, set)| differing(set).len())
+            .expect("named sets exist");
+        let other = Self::NAMED
+            .into_iter()
+            .find(|(name, _)| *name != base_name)
+            .map(|(name, _)| name)
+            .expect("two named sets");
+        let mut label = base_name.to_owned();
+        for axis in differing(&base) {
+            label.push('+');
+            label.push_str(axis.name());
+            label.push('=');
+            label.push_str(other);
         }
-        if *self == Self::ghc() {
-            return "ghc".into();
-        }
-        let mut parts = Vec::new();
-        let d = Self::lockfree();
-        if self.select != d.select {
-            parts.push("select=ghc");
-        }
-        if self.wait != d.wait {
-            parts.push("wait=ghc");
-        }
-        if self.thread_objects != d.thread_objects {
-            parts.push("tso=ghc");
-        }
-        if self.thread_ids != d.thread_ids {
-            parts.push("ids=ghc");
-        }
-        if self.gc != d.gc {
-            parts.push("gc=ghc");
-        }
-        if self.layout != d.layout {
-            parts.push("blocks=ghc");
-        }
-        format!("lockfree+{}", parts.join("+"))
+        label
     }
 }
 
@@ -148,5 +244,42 @@ impl Default for PolicySet {
 impl fmt::Display for PolicySet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.label())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_name_the_nearer_set_and_parse_back() {
+        assert_eq!(PolicySet::lockfree().label(), "default");
+        assert_eq!(PolicySet::ghc().label(), "ghc");
+        for axis in Axis::ALL {
+            let d = axis.switch(PolicySet::lockfree(), PolicySet::ghc());
+            assert_eq!(d.label(), format!("default+{}=ghc", axis.name()));
+            assert_eq!(PolicySet::parse(&d.label()), Ok(d));
+            let g = axis.switch(PolicySet::ghc(), PolicySet::lockfree());
+            assert_eq!(g.label(), format!("ghc+{}=default", axis.name()));
+            assert_eq!(PolicySet::parse(&g.label()), Ok(g));
+        }
+    }
+
+    #[test]
+    fn bad_labels_say_what_is_wrong() {
+        assert_eq!(
+            PolicySet::parse("lockfree").unwrap_err(),
+            "unknown policy set \"lockfree\": expected default or ghc"
+        );
+        assert!(
+            PolicySet::parse("default+speed=ghc")
+                .unwrap_err()
+                .contains("unknown axis \"speed\"")
+        );
+        assert!(
+            PolicySet::parse("default+wait")
+                .unwrap_err()
+                .contains("is not <axis>=<set>")
+        );
     }
 }

@@ -40,60 +40,9 @@
 
 use std::cell::Cell;
 
-/// A phase of the call-in path (DESIGN.md §1), in call order; same names and order as
-/// `callin_reports::schema::Phase`.
-#[repr(u8)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Phase {
-    TaskLookup,
-    IncallPush,
-    CapAcquire,
-    MkInt,
-    Apply,
-    CreateThread,
-    Schedule,
-    CheckStatus,
-    GetInt,
-    CapRelease,
-    IncallPop,
-    Gc,
-}
-
-impl Phase {
-    /// Every phase, in call order (`Gc` last: it happens only on nursery exhaustion).
-    pub const ALL: [Phase; 12] = [
-        Phase::TaskLookup,
-        Phase::IncallPush,
-        Phase::CapAcquire,
-        Phase::MkInt,
-        Phase::Apply,
-        Phase::CreateThread,
-        Phase::Schedule,
-        Phase::CheckStatus,
-        Phase::GetInt,
-        Phase::CapRelease,
-        Phase::IncallPop,
-        Phase::Gc,
-    ];
-
-    /// The DESIGN.md name, e.g. `"task_lookup"`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Phase::TaskLookup => "task_lookup",
-            Phase::IncallPush => "incall_push",
-            Phase::CapAcquire => "cap_acquire",
-            Phase::MkInt => "mk_int",
-            Phase::Apply => "apply",
-            Phase::CreateThread => "create_thread",
-            Phase::Schedule => "schedule",
-            Phase::CheckStatus => "check_status",
-            Phase::GetInt => "get_int",
-            Phase::CapRelease => "cap_release",
-            Phase::IncallPop => "incall_pop",
-            Phase::Gc => "gc",
-        }
-    }
-}
+/// A phase of the call-in path, from the suite's vocabulary (one definition for rts-core, the
+/// harness, the JSON and the report).
+pub use callin_vocab::Phase;
 
 /// One phase of one call: `[start, end)` in raw clock ticks of [`now`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

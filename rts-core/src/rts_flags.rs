@@ -74,7 +74,7 @@ const USAGE: &[&str] = &[
     "             process may run on; default: the available parallelism)",
     "  -maxN[<n>] Use up to <n> capabilities (at most the number of processors)",
     "  -A<size>   Nursery size per capability, <size>[k|m|g] (default 1m)",
-    "  --policy=<lockfree|ghc>",
+    "  --policy=<default|ghc|<set>+<axis>=<set>...>",
     "             rts-core's design choices: lock-free (default) or GHC's",
     "",
 ];
@@ -175,8 +175,8 @@ fn apply_option(cfg: &mut Config, opt: &str) -> Result<(), String> {
         cfg.nursery_bytes =
             parse_size(rest).ok_or_else(|| format!("bad value for -A: {opt} (-A<size>[k|m|g])"))?;
     } else if let Some(rest) = opt.strip_prefix("--policy=") {
-        cfg.policy = PolicySet::parse(rest)
-            .ok_or_else(|| format!("bad value for --policy: {opt} (lockfree|ghc)"))?;
+        cfg.policy =
+            PolicySet::parse(rest).map_err(|e| format!("bad value for --policy: {opt}: {e}"))?;
     } else {
         return Err(format!("unknown RTS option: {opt}"));
     }

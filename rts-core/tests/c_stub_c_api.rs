@@ -32,7 +32,7 @@ fn stderr_of(out: &std::process::Output) -> String {
 #[test]
 fn every_declared_call_links_and_works_from_c() {
     let Some(exe) = api_program() else { return };
-    for policy in ["lockfree", "ghc"] {
+    for policy in ["default", "ghc"] {
         let opt = format!("--policy={policy}");
         let out = support::run(exe, &["surface", "+RTS", "-N2", "-A64k", &opt, "-RTS"]);
         assert!(

@@ -17,7 +17,7 @@ use callin_reports::schema::{
     self, AblationRow, Cell, Fairness, FloorMeasurement, GhcInfo, LatencyPercentiles, RunResults,
     Spread, System,
 };
-use clap::{Args, ValueEnum};
+use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use rts_core::PolicySet;
 
@@ -38,9 +38,9 @@ pub struct RunArgs {
     /// Capability counts, comma-separated (default 1,2).
     #[arg(long, value_delimiter = ',', value_parser = positive)]
     pub caps: Option<Vec<u32>>,
-    /// Systems to measure, comma-separated (default all).
-    #[arg(long, value_delimiter = ',', value_enum)]
-    pub systems: Option<Vec<SystemArg>>,
+    /// Systems to measure, comma-separated: default, ghc-mode, real-ghc (default all).
+    #[arg(long, value_delimiter = ',')]
+    pub systems: Option<Vec<System>>,
     /// Repetitions per cell (default 3 with --quick, else 7).
     #[arg(long, value_parser = positive)]
     pub reps: Option<u32>,
@@ -60,27 +60,6 @@ pub struct RunArgs {
     /// JSON on stdout. Used by the parent run.
     #[arg(long, hide = true)]
     pub ghc_child: bool,
-}
-
-/// A system on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SystemArg {
-    /// rts-core with the default (lock-free) policy set.
-    Default,
-    /// rts-core with the `ghc` policy set.
-    GhcMode,
-    /// The real GHC RTS.
-    RealGhc,
-}
-
-impl SystemArg {
-    fn system(self) -> System {
-        match self {
-            SystemArg::Default => System::RtsCoreDefault,
-            SystemArg::GhcMode => System::RtsCoreGhcMode,
-            SystemArg::RealGhc => System::RealGhc,
-        }
-    }
 }
 
 fn positive(s: &str) -> Result<u32, String> {
@@ -105,7 +84,7 @@ struct Plan {
 impl Plan {
     fn from_args(a: &RunArgs) -> Plan {
         let mut systems: Vec<System> = match &a.systems {
-            Some(s) => s.iter().map(|s| s.system()).collect(),
+            Some(s) => s.clone(),
             None => System::ALL.to_vec(),
         };
         systems.sort();
@@ -186,8 +165,8 @@ pub fn main(args: &RunArgs) -> anyhow::Result<()> {
     let bar = progress_bar((n_cells + n_ablation + n_floor) as u64);
     let mut cells = Vec::new();
     for (system, policy) in [
-        (System::RtsCoreDefault, PolicySet::lockfree()),
-        (System::RtsCoreGhcMode, PolicySet::ghc()),
+        (System::Default, PolicySet::lockfree()),
+        (System::GhcMode, PolicySet::ghc()),
     ] {
         if plan.systems.contains(&system) {
             cells.extend(rts_core_cells(&plan, system, policy, &bar)?);
@@ -253,7 +232,7 @@ fn rts_core_cells(
                 for &threads in &plan.threads {
                     bar.set_message(format!(
                         "{} {}",
-                        system.label(),
+                        system.title(),
                         matrix::config_id(threads, caps)
                     ));
                     let mut reps = Vec::new();
@@ -589,7 +568,7 @@ fn ablation_rows(plan: &Plan, bar: &ProgressBar) -> anyhow::Result<Vec<AblationR
         for &(threads, caps) in ABLATION_CONFIGS {
             let row = match measure_policy(&plan, set.policy, threads, caps) {
                 Ok(s) => AblationRow {
-                    switched: set.choice.name().to_owned(),
+                    switched: set.axis.name().to_owned(),
                     direction: set.direction,
                     threads,
                     capabilities: caps,
@@ -598,7 +577,7 @@ fn ablation_rows(plan: &Plan, bar: &ProgressBar) -> anyhow::Result<Vec<AblationR
                     skipped: None,
                 },
                 Err(e) => AblationRow {
-                    switched: set.choice.name().to_owned(),
+                    switched: set.axis.name().to_owned(),
                     direction: set.direction,
                     threads,
                     capabilities: caps,
@@ -658,16 +637,12 @@ fn median_of(cells: &[Cell], system: System, threads: u32, caps: u32) -> Result<
 
 /// The threads × caps table: ns per call (median) per system and the ratios to default.
 fn render_table(r: &RunResults, plan: &Plan) -> String {
-    let cols = [
-        System::RtsCoreDefault,
-        System::RtsCoreGhcMode,
-        System::RealGhc,
-    ];
+    let cols = [System::Default, System::GhcMode, System::RealGhc];
     let mut rows: Vec<[String; 6]> = vec![[
         "threads x caps".into(),
-        System::RtsCoreDefault.label().into(),
-        System::RtsCoreGhcMode.label().into(),
-        System::RealGhc.label().into(),
+        System::Default.title().into(),
+        System::GhcMode.title().into(),
+        System::RealGhc.title().into(),
         "ghc-mode/default".into(),
         "real-GHC/default".into(),
     ]];
@@ -725,7 +700,7 @@ fn render_table(r: &RunResults, plan: &Plan) -> String {
     for c in r.cells.iter().filter(|c| c.skipped.is_some()).take(1) {
         out.push_str(&format!(
             "{} skipped: {}\n",
-            c.system.label(),
+            c.system.title(),
             c.skipped.as_deref().unwrap_or("")
         ));
     }

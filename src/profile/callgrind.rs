@@ -15,6 +15,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use callin_vocab::System;
 use rts_core::phases::{IsolatedPhase, PhaseLoop};
 use rts_core::{Config, PolicySet};
 use serde::Serialize;
@@ -104,7 +105,7 @@ pub fn unavailable_reason() -> Option<String> {
 pub fn run_once(
     exe: &Path,
     phase: &str,
-    policy: &str,
+    system: System,
     ops: u64,
     out: &Path,
 ) -> anyhow::Result<u64> {
@@ -114,12 +115,18 @@ pub fn run_once(
         .arg(format!("--callgrind-out-file={}", out.display()))
         .arg("--quiet")
         .arg(exe)
-        .args(["profile", "--callgrind-worker", phase, "--policy", policy])
+        .args([
+            "profile",
+            "--callgrind-worker",
+            phase,
+            "--systems",
+            system.name(),
+        ])
         .args(["--callgrind-ops", &ops.to_string()])
         .status()?;
     anyhow::ensure!(
         status.success(),
-        "valgrind on phase {phase} ({policy}) failed: {status}"
+        "valgrind on phase {phase} ({system}) failed: {status}"
     );
     let text = std::fs::read_to_string(out)?;
     parse_total_ir(&text)
@@ -136,10 +143,10 @@ pub fn parse_total_ir(text: &str) -> Option<u64> {
     line("totals:").or_else(|| line("summary:"))
 }
 
-/// Count every phase of [`phase_names`] `runs` times under `policy`; outputs go to `dir`.
+/// Count every phase of [`phase_names`] `runs` times on `system`; outputs go to `dir`.
 pub fn count_phases(
     exe: &Path,
-    policy: &str,
+    system: System,
     ops: u64,
     runs: usize,
     dir: &Path,
@@ -151,8 +158,8 @@ pub fn count_phases(
         let runs_ir = std::thread::scope(|s| {
             let handles: Vec<_> = (0..runs)
                 .map(|r| {
-                    let file: PathBuf = dir.join(format!("callgrind.{policy}.{name}.{r}.out"));
-                    s.spawn(move || run_once(exe, name, policy, ops, &file))
+                    let file: PathBuf = dir.join(format!("callgrind.{system}.{name}.{r}.out"));
+                    s.spawn(move || run_once(exe, name, system, ops, &file))
                 })
                 .collect();
             handles
@@ -160,7 +167,10 @@ pub fn count_phases(
                 .map(|h| h.join().expect("callgrind run thread panicked"))
                 .collect::<anyhow::Result<Vec<u64>>>()
         })?;
-        eprintln!("callgrind {policy:<8} {name:<18} Ir per run {runs_ir:?}");
+        eprintln!(
+            "callgrind {:<8} {name:<18} Ir per run {runs_ir:?}",
+            system.name()
+        );
         out.push(PhaseCount {
             name,
             identical: runs_ir.windows(2).all(|w| w[0] == w[1]),

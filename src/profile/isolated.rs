@@ -6,6 +6,7 @@
 //! profiled; everything runs on the calling thread (counters follow only the thread that opened
 //! them; the `cap_contended` helper thread is not counted, only its effect on this thread).
 
+use callin_vocab::Phase;
 use rts_core::phases::{IsolatedPhase, PhaseLoop};
 use serde::Serialize;
 
@@ -19,8 +20,8 @@ pub const WARMUP_OPS: u64 = 1_000;
 pub struct IsolatedResult {
     /// The isolated variant's name (`task_lookup_hot`, …).
     pub name: &'static str,
-    /// The DESIGN.md phase it measures (`task_lookup`, …).
-    pub phase: &'static str,
+    /// The call-in phase it measures.
+    pub phase: Phase,
     /// Operations in the batch.
     pub iters: u64,
     /// Wall time per operation (ns), `Instant` around the batch.
@@ -90,15 +91,13 @@ pub fn measure_phase(
 /// `caps` capabilities: a hot Task, a spare InCall, a capability contended only when callers
 /// outnumber capabilities. `None` for phases with no isolated variant (`cap_release` and
 /// `incall_pop` are inside the `cap_*` and `incall_*` pairs).
-pub fn representative(phase: &str, threads: u32, caps: u32) -> Option<IsolatedPhase> {
+pub fn representative(phase: Phase, threads: u32, caps: u32) -> Option<IsolatedPhase> {
     Some(match phase {
-        "task_lookup" => IsolatedPhase::TaskLookupHot,
-        "incall_push" => IsolatedPhase::IncallSpare,
-        "cap_acquire" if threads > caps => IsolatedPhase::CapContended,
-        "cap_acquire" => IsolatedPhase::CapUncontended,
-        other => IsolatedPhase::ALL
-            .iter()
-            .copied()
-            .find(|p| p.name() == other)?,
+        Phase::TaskLookup => IsolatedPhase::TaskLookupHot,
+        Phase::IncallPush => IsolatedPhase::IncallSpare,
+        Phase::CapAcquire if threads > caps => IsolatedPhase::CapContended,
+        Phase::CapAcquire => IsolatedPhase::CapUncontended,
+        Phase::CapRelease | Phase::IncallPop => return None,
+        other => *IsolatedPhase::ALL.iter().find(|p| p.phase() == other)?,
     })
 }

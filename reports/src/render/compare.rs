@@ -137,7 +137,7 @@ fn change_row(c: &Change) -> Markup {
     };
     html! {
         tr class=(class) {
-            td { (c.system.label()) } td { (c.threads) " / " (c.capabilities) } td { (c.policy) }
+            td { (c.system.title()) } td { (c.threads) " / " (c.capabilities) } td { (c.policy) }
             td.num { (format::spread_ns(&c.baseline_ns)) } td.num { (format::spread_ns(&c.current_ns)) }
             td.num { (format::signed_percent(c.change)) }
             td { @if c.ranges_overlap { "yes (within noise)" } @else { "no" } }

@@ -6,8 +6,7 @@ use crate::chart::{self, SERIES_COLOURS, Series};
 use crate::format;
 use crate::input::Input;
 use crate::schema::{
-    AblationDirection, AblationRow, Cell, DEFAULT_POLICY_LABEL, FloorMeasurement, GHC_POLICY_LABEL,
-    Manifest, RunResults, System,
+    AblationDirection, AblationRow, Cell, FloorMeasurement, Manifest, RunResults, System,
 };
 use maud::{Markup, html};
 use std::collections::BTreeMap;
@@ -82,7 +81,7 @@ pub(super) fn find_cell(
     threads: u32,
     caps: u32,
 ) -> Option<&Cell> {
-    let canonical = canonical_policy(system);
+    let canonical = system.policy_set();
     let mut matching = run
         .cells
         .iter()
@@ -136,7 +135,7 @@ fn headline_body(r: &RunResults) -> Markup {
         table {
             tr {
                 th { "configuration" }
-                @for s in System::ALL { th { (s.label()) " (ns/call)" } }
+                @for s in System::ALL { th { (s.title()) " (ns/call)" } }
                 th { "ghc mode ÷ default" } th { "real GHC ÷ default" } th { "real GHC ÷ ghc mode" }
                 th { "default ÷ floor" }
             }
@@ -190,26 +189,16 @@ fn scaling_series(r: &RunResults, value: impl Fn(&Cell) -> Option<(f64, f64, f64
             points.sort_by_key(|p| p.0);
             let plural = if caps == 1 { "" } else { "s" };
             Series {
-                label: format!("{}, {caps} cap{plural}", system.label()),
+                label: format!("{}, {caps} cap{plural}", system.title()),
                 points,
             }
         })
         .collect()
 }
 
-/// The policy label of a system's own policy set, as the producers write it; `None` for real
-/// GHC, whose cells carry whatever label the driver gave them (e.g. `ghc -N2`).
-fn canonical_policy(system: System) -> Option<&'static str> {
-    match system {
-        System::RtsCoreDefault => Some(DEFAULT_POLICY_LABEL),
-        System::RtsCoreGhcMode => Some(GHC_POLICY_LABEL),
-        System::RealGhc => None,
-    }
-}
-
 /// Cells of a system's own policy set (mixed ablation sets stay out of the scaling lines).
 fn is_canonical_policy(c: &Cell) -> bool {
-    canonical_policy(c.system).is_none_or(|p| c.policy == p)
+    c.system.policy_set().is_none_or(|p| c.policy == p)
 }
 
 fn legend(series: &[Series]) -> Markup {
@@ -258,7 +247,7 @@ fn all_cells_table(r: &RunResults) -> Markup {
                  th { "ns/call" } th { "calls/s" } th { "wrong results" } th { "model stats" } }
             @for c in &r.cells {
                 tr {
-                    td { (c.system.label()) } td.num { (c.threads) } td.num { (c.capabilities) }
+                    td { (c.system.title()) } td.num { (c.threads) } td.num { (c.capabilities) }
                     td { (c.policy) } td { (c.pinning.as_deref().unwrap_or(format::MISSING)) }
                     (cell_markup(Some(c)))
                     td.num { (c.calls_per_sec.map_or(format::MISSING.to_owned(), |v| format::rate(v, "calls/s"))) }
@@ -307,7 +296,7 @@ fn latency_body(r: &RunResults) -> Markup {
 fn latency_row(c: &Cell) -> Markup {
     html! {
         tr {
-            td { (c.system.label()) }
+            td { (c.system.title()) }
             td { (c.threads) " / " (c.capabilities) @if c.is_oversubscribed() { " (oversubscribed)" } }
             td { (c.policy) }
             @match &c.latency {
@@ -375,12 +364,7 @@ pub(super) fn ablation(run: &Input<RunResults>) -> Markup {
 /// This ablation row's median over the all-`ghc` matrix cell at the same threads and capabilities.
 fn ratio_to_ghc_cell(r: &RunResults, a: &AblationRow) -> Option<f64> {
     let row = a.ns_per_call.filter(|_| a.skipped.is_none())?.median;
-    let ghc = median_of(find_cell(
-        r,
-        System::RtsCoreGhcMode,
-        a.threads,
-        a.capabilities,
-    ))?;
+    let ghc = median_of(find_cell(r, System::GhcMode, a.threads, a.capabilities))?;
     (ghc > 0.0).then(|| row / ghc)
 }
 
