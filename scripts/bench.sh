@@ -51,6 +51,8 @@ mkdir -p "$results" "$logs"
 mapfile -t groups < <(awk '/^\[\[bench\]\]/ { b = 1; next }
     b && /^name *=/ { gsub(/^name *= *"|".*$/, ""); print; b = 0 }' Cargo.toml)
 [ ${#groups[@]} -gt 0 ] || { echo "scripts/bench.sh: no [[bench]] targets in Cargo.toml" >&2; exit 1; }
+group_args=()
+for g in "${groups[@]}"; do group_args+=(--bench "$g"); done
 
 # Sizes per mode. Full: chosen so the whole job measures for at most 15 minutes after the build on
 # 2 cores (the step table at the end shows where the time goes).
@@ -147,12 +149,14 @@ skip() {
 
 # Steps run with `set -e` off (step checks their status): functions chain with &&. Exit status 77
 # means "skipped here" (automake's convention), with the reason on a line saying SKIP.
+# The bench binaries are built here too, so each criterion step measures instead of compiling.
 # The probes build is the same binary with the `probes` feature; built first and copied aside so
 # both share one target directory (one build of every dependency).
 build() {
     cargo build -q --release --features probes --bin callin-bench &&
         cp "$bin" "$probes_bin" &&
-        cargo build -q --release --bin callin-bench
+        cargo build -q --release --bin callin-bench &&
+        cargo bench -q --no-run "${group_args[@]}"
 }
 
 profile() {
