@@ -8,4 +8,6 @@ pub mod matrix;
 pub mod paths;
 pub mod pin;
 pub mod profile;
+pub mod results;
+pub mod stats;
 pub mod topology;

@@ -10,7 +10,7 @@ use callin_reports::schema::{NumaResults, NurseryAccess, SCHEMA_VERSION};
 use rts_core::PolicySet;
 use rts_core::rts::ForeignNode;
 
-use super::topology::write_json;
+use crate::results::write_json;
 use crate::topology::Machine;
 use crate::topology::experiment::{self, NEEDS_MULTI_NODE, Plan};
 use crate::topology::selection;

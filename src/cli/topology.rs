@@ -5,10 +5,8 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use anyhow::Context;
-
-use crate::paths;
 use crate::topology::{Machine, Placement, TopologySource, parse_cap_map};
+use crate::{paths, results};
 
 /// Arguments of `callin-bench topology`.
 #[derive(Debug, clap::Args)]
@@ -65,19 +63,10 @@ pub fn main(args: &TopologyArgs) -> anyhow::Result<()> {
     print!("{}", render(&machine, &placement, &rule));
     if let Some(path) = args.json_path() {
         let results = machine.results(&placement);
-        write_json(&path, &results)?;
+        results::write_json(&path, &results)?;
         println!("wrote {}", path.display());
     }
     Ok(())
-}
-
-/// Write `value` as pretty JSON to `path`, creating its directory.
-pub fn write_json<T: serde::Serialize>(path: &std::path::Path, value: &T) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let text = serde_json::to_string_pretty(value)?;
-    std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
 }
 
 /// `0-3,8,10-11` for a sorted CPU list.

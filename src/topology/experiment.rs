@@ -15,6 +15,7 @@ use rts_core::{Config, PolicySet};
 
 use super::bind::{ThreadPlacement, bind_current_thread};
 use super::{Machine, TopologyError};
+use crate::stats::spread;
 
 /// Why cross-node cells are empty on a one-node machine.
 pub const NEEDS_MULTI_NODE: &str = "needs a multi-node machine (this one has 1 NUMA node)";
@@ -206,17 +207,7 @@ pub fn drive(
         }
         Ok::<_, TopologyError>(times)
     })?;
-    Ok(spread(per_rep))
-}
-
-fn spread(mut v: Vec<f64>) -> Spread {
-    v.sort_by(f64::total_cmp);
-    Spread {
-        median: v[v.len() / 2],
-        min: v[0],
-        max: v[v.len() - 1],
-        reps: v.len() as u32,
-    }
+    Ok(spread(&per_rep))
 }
 
 /// Load latency from node `thread_node` into `plan.access_bytes` first-touched on `mem_node`.
@@ -257,7 +248,7 @@ pub fn access_cost(
         memory_node: mem_node,
         pages_on_node,
         bytes: (lines * 64) as u64,
-        ns_per_access: Some(spread(times)),
+        ns_per_access: Some(spread(&times)),
         skipped: None,
     })
 }
