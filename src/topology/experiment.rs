@@ -13,8 +13,8 @@ use callin_reports::schema::{NumaRow, NurseryAccess, Spread};
 use rts_core::rts::ForeignNode;
 use rts_core::{Config, PolicySet};
 
-use super::bind::{ThreadPlacement, bind_current_thread};
 use super::{Machine, TopologyError};
+use crate::pin::{self, PinTarget};
 use crate::stats::spread;
 
 /// Why cross-node cells are empty on a one-node machine.
@@ -174,7 +174,7 @@ pub fn drive(
                 let gate = Arc::clone(&gate);
                 s.spawn(move || -> Result<(), TopologyError> {
                     if let Some(n) = node {
-                        bind_current_thread(machine, ThreadPlacement::Node(n))?;
+                        pin::bind(machine, PinTarget::Node(n))?;
                         // SAFETY: the RTS is initialised (run_row) and node `n` exists in it.
                         unsafe { rts_core::ffi::rts_pinThreadToNumaNode(n as i32) };
                     }
@@ -220,7 +220,7 @@ pub fn access_cost(
     let lines = plan.access_bytes / 64;
     let chase = std::thread::scope(|s| {
         s.spawn(|| {
-            bind_current_thread(machine, ThreadPlacement::Node(mem_node))?;
+            pin::bind(machine, PinTarget::Node(mem_node))?;
             Ok::<_, TopologyError>(Chase::new(lines))
         })
         .join()
@@ -229,7 +229,7 @@ pub fn access_cost(
     let pages_on_node = page_node(machine, chase.addr());
     let times = std::thread::scope(|s| {
         s.spawn(|| {
-            bind_current_thread(machine, ThreadPlacement::Node(thread_node))?;
+            pin::bind(machine, PinTarget::Node(thread_node))?;
             chase.run(plan.access_steps); // warm the TLB and caches' view of the pattern
             let v = (0..plan.reps)
                 .map(|_| {

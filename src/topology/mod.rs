@@ -9,12 +9,12 @@
 //! On a synthetic or XML topology nothing is bound: [`Machine::bindable`] is false, the
 //! `NumaConfig` carries no CPU sets, and the placement decisions are all there is to check.
 
-pub mod bind;
 pub mod experiment;
 pub mod selection;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use callin_reports::schema::{CapabilityPlacement, NumaNode, SCHEMA_VERSION, TopologyResults};
 use hwlocality::Topology;
@@ -59,6 +59,8 @@ pub enum TopologyError {
     TooManyNodes(usize),
     /// A capability count or map that cannot be placed.
     BadCapabilities(String),
+    /// A thread could not be bound to a node of the topology.
+    Bind(crate::pin::PinError),
 }
 
 impl fmt::Display for TopologyError {
@@ -81,11 +83,18 @@ impl fmt::Display for TopologyError {
                 "the topology has {n} NUMA nodes; rts-core supports at most {MAX_NUMA_NODES}"
             ),
             TopologyError::BadCapabilities(d) => write!(f, "bad capability placement: {d}"),
+            TopologyError::Bind(e) => write!(f, "{e}"),
         }
     }
 }
 
 impl std::error::Error for TopologyError {}
+
+impl From<crate::pin::PinError> for TopologyError {
+    fn from(e: crate::pin::PinError) -> Self {
+        TopologyError::Bind(e)
+    }
+}
 
 /// One core: its OS index (when hwloc knows it) and its PUs' OS indices.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,7 +118,7 @@ pub struct Node {
     pub memory_bytes: Option<u64>,
 }
 
-/// A loaded topology reduced to what the suite needs, plus the hwloc handle for binding.
+/// A loaded topology reduced to what the suite needs, plus the hwloc handle.
 pub struct Machine {
     pub source: TopologySource,
     /// NUMA nodes in logical order (never empty).
@@ -174,7 +183,7 @@ impl Machine {
         Machine::load(TopologySource::Xml(path.to_owned()))
     }
 
-    /// The hwloc topology (for binding).
+    /// The hwloc topology (e.g. to export it as XML).
     pub fn hwloc(&self) -> &Topology {
         &self.topology
     }
@@ -299,6 +308,15 @@ impl Machine {
                 .collect(),
         }
     }
+}
+
+/// This machine's topology, loaded once per process (for binding threads to a node's CPUs:
+/// [`crate::pin`]).
+pub fn host() -> Result<&'static Machine, TopologyError> {
+    static HOST: OnceLock<Result<Machine, String>> = OnceLock::new();
+    HOST.get_or_init(|| Machine::host().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| TopologyError::Hwloc(e.clone()))
 }
 
 /// Where rts-core puts one capability (and its nursery).
