@@ -9,8 +9,7 @@
 //! On a synthetic or XML topology nothing is bound: [`Machine::bindable`] is false, the
 //! `NumaConfig` carries no CPU sets, and the placement decisions are all there is to check.
 
-pub mod experiment;
-pub mod selection;
+pub mod view;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -13,9 +13,9 @@ use callin_reports::schema::{NumaRow, NurseryAccess, Spread};
 use rts_core::rts::ForeignNode;
 use rts_core::{Config, PolicySet};
 
-use super::{Machine, TopologyError};
 use crate::pin::{self, PinTarget};
 use crate::stats::spread;
+use crate::topology::{Machine, TopologyError};
 
 /// Why cross-node cells are empty on a one-node machine.
 pub const NEEDS_MULTI_NODE: &str = "needs a multi-node machine (this one has 1 NUMA node)";

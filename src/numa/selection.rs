@@ -8,8 +8,8 @@ use callin_reports::schema::{SelectionCost, Spread};
 use rts_core::rts::{self, ForeignNode, SelectError, SelectedCap};
 use rts_core::{Config, PolicySet, Rts};
 
-use super::{Machine, TopologyError};
 use crate::stats::spread;
+use crate::topology::{Machine, TopologyError};
 
 /// (capabilities, synthetic topology with one core per capability).
 pub const SIZES: [(u32, &str); 3] = [
