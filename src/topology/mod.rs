@@ -34,6 +34,23 @@ pub enum TopologySource {
     Xml(PathBuf),
 }
 
+impl TopologySource {
+    /// The error for a topology from this source that hwloc cannot load: `detail` says why.
+    fn error(&self, detail: String) -> TopologyError {
+        match self {
+            TopologySource::Host => TopologyError::Hwloc(detail),
+            TopologySource::Synthetic(spec) => TopologyError::BadSynthetic {
+                spec: spec.clone(),
+                detail,
+            },
+            TopologySource::Xml(path) => TopologyError::BadXml {
+                path: path.clone(),
+                detail,
+            },
+        }
+    }
+}
+
 impl fmt::Display for TopologySource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -343,47 +360,23 @@ pub fn parse_cap_map(s: &str) -> Result<Vec<u32>, TopologyError> {
 
 fn build(source: &TopologySource) -> Result<Topology, TopologyError> {
     let builder = Topology::builder();
+    let fail = |detail: String| source.error(detail);
     let builder = match source {
         TopologySource::Host => builder,
-        TopologySource::Synthetic(spec) => {
-            if spec.trim().is_empty() {
-                return Err(TopologyError::BadSynthetic {
-                    spec: spec.clone(),
-                    detail: "empty description".into(),
-                });
-            }
-            builder
-                .from_synthetic(spec)
-                .map_err(|e| TopologyError::BadSynthetic {
-                    spec: spec.clone(),
-                    detail: e.to_string(),
-                })?
+        TopologySource::Synthetic(spec) if spec.trim().is_empty() => {
+            return Err(fail("empty description".into()));
         }
-        TopologySource::Xml(path) => {
-            if !path.is_file() {
-                return Err(TopologyError::BadXml {
-                    path: path.clone(),
-                    detail: "no such file".into(),
-                });
-            }
-            builder
-                .from_xml_file(path)
-                .map_err(|e| TopologyError::BadXml {
-                    path: path.clone(),
-                    detail: e.to_string(),
-                })?
-        }
+        TopologySource::Synthetic(spec) => builder
+            .from_synthetic(spec)
+            .map_err(|e| fail(e.to_string()))?,
+        TopologySource::Xml(path) if !path.is_file() => return Err(fail("no such file".into())),
+        TopologySource::Xml(path) => builder
+            .from_xml_file(path)
+            .map_err(|e| fail(e.to_string()))?,
     };
     builder.build().map_err(|e| match source {
-        TopologySource::Host => TopologyError::Hwloc(e.to_string()),
-        TopologySource::Synthetic(spec) => TopologyError::BadSynthetic {
-            spec: spec.clone(),
-            detail: e.to_string(),
-        },
-        TopologySource::Xml(path) => TopologyError::BadXml {
-            path: path.clone(),
-            detail: format!("hwloc could not build a topology from it ({e})"),
-        },
+        TopologySource::Xml(_) => fail(format!("hwloc could not build a topology from it ({e})")),
+        TopologySource::Host | TopologySource::Synthetic(_) => fail(e.to_string()),
     })
 }
 
