@@ -102,6 +102,14 @@ pub fn run(
     Ok(results)
 }
 
+/// The policy sets every experiment compares, with the label `numa.json` gives them.
+pub fn policies() -> [(&'static str, PolicySet); 2] {
+    [
+        ("lockfree", PolicySet::lockfree()),
+        ("ghc", PolicySet::ghc()),
+    ]
+}
+
 fn run_rows(
     machine: &Machine,
     plan: &Plan,
@@ -111,10 +119,7 @@ fn run_rows(
         "c_function per placement and policy (ns/call: median (min - max), remote acquisitions):"
     );
     let mut rows = Vec::new();
-    for (label, policy) in [
-        ("lockfree", PolicySet::lockfree()),
-        ("ghc", PolicySet::ghc()),
-    ] {
+    for (label, policy) in policies() {
         for (placement, skip) in experiment::placements(machine) {
             let row = match skip {
                 Some(why) => skipped_row(machine, placement, label, why),

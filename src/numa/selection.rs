@@ -130,10 +130,7 @@ pub fn time_selection(rts: &Rts, case: Case, iters: u32, reps: u32) -> Spread {
 /// Selection cost at every size, for both policies and each reachable case.
 pub fn measure_all(iters: u32, reps: u32) -> Result<Vec<(Case, SelectionCost)>, TopologyError> {
     let mut out = Vec::new();
-    for (label, policy) in [
-        ("lockfree", PolicySet::lockfree()),
-        ("ghc", PolicySet::ghc()),
-    ] {
+    for (label, policy) in super::policies() {
         for (caps, spec) in SIZES {
             let (rts, nodes) = instance(caps, spec, policy)?;
             for &case in Case::for_policy(&policy) {
