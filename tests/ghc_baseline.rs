@@ -19,7 +19,8 @@ use callin_bench::pin::PinPolicy;
 const TEST_RTS_ARGS: &[&str] = &["-N1", "-A1m"];
 
 /// What to do when the baseline is missing.
-const INSTALL_GHC: &str = "run scripts/setup.sh (it installs ghc), then scripts/build-ghc-baseline.sh";
+const INSTALL_GHC: &str =
+    "run scripts/setup.sh (it installs ghc), then scripts/build-ghc-baseline.sh";
 
 fn built() -> ghc::BaselineArtifact {
     match ghc::artifact::ensure_built().expect("build script ran") {
@@ -46,9 +47,13 @@ fn defined_symbols(file: &Path, dynamic: bool) -> Vec<String> {
     if dynamic {
         cmd.arg("-D");
     }
-    let out = cmd.arg("--defined-only").arg(file).output().unwrap_or_else(|e| {
-        panic!("cannot run nm ({e}): run scripts/setup.sh (it installs binutils)")
-    });
+    let out = cmd
+        .arg("--defined-only")
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run nm ({e}): run scripts/setup.sh (it installs binutils)")
+        });
     assert!(
         out.status.success(),
         "nm {} failed: {:?}",
