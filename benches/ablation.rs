@@ -10,31 +10,13 @@
 //! pruning]). The list stays bounded under every policy combination (rts-core
 //! tests/thread_list.rs); it no longer grows by a word per call with per-capability GC.
 
-use std::time::Duration;
-
-use callin_bench::driver::{self, DriverConfig, RunMode};
+use callin_bench::driver;
 use callin_bench::matrix::{self, ablation, rts_core_cell};
-use callin_bench::pin::PinPolicy;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rts_core::PolicySet;
 
 /// (threads, capabilities) each set is measured at: one caller, and two on two capabilities.
 const CONFIGS: &[(u32, u32)] = &[(1, 1), (2, 2)];
-
-fn timed_rounds(threads: u32, iters: u64) -> Duration {
-    let config = DriverConfig {
-        threads: threads as usize,
-        mode: RunMode::Calls(iters.max(1)),
-        pin: PinPolicy::CoresRoundRobin,
-        sample_every: 1 << 16,
-        ..DriverConfig::default()
-    };
-    let report = driver::run(rts_core_cell::c_function_target(), &config).expect("driver run");
-    report
-        .ensure_correct()
-        .expect("every c_function result is x + 1");
-    Duration::from_nanos(report.wall_ns)
-}
 
 fn ablation(c: &mut Criterion) {
     let mut sets = vec![PolicySet::lockfree(), PolicySet::ghc()];
@@ -46,7 +28,12 @@ fn ablation(c: &mut Criterion) {
             rts_core_cell::with_instance(policy, caps, || {
                 g.throughput(Throughput::Elements(u64::from(threads)));
                 let bid = BenchmarkId::from_parameter(matrix::config_id(threads, caps));
-                g.bench_function(bid, |b| b.iter_custom(|iters| timed_rounds(threads, iters)));
+                g.bench_function(bid, |b| {
+                    b.iter_custom(|iters| {
+                        driver::timed_rounds(rts_core_cell::c_function_target(), threads, iters)
+                            .expect("checked c_function calls")
+                    })
+                });
             })
             .expect("rts-core instance");
         }

@@ -9,32 +9,12 @@
 //! capability count per configuration. Without ghc or the built library its rows are skipped
 //! with one printed line saying why and how to build it.
 
-use std::time::Duration;
-
-use callin_bench::driver::{self, CallTarget, DriverConfig, RunMode};
+use callin_bench::driver::{self, CallTarget};
 use callin_bench::ghc;
 use callin_bench::matrix::{self, CAPABILITIES, THREADS, rts_core_cell};
-use callin_bench::pin::PinPolicy;
 use callin_vocab::System;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rts_core::PolicySet;
-
-/// Time `iters` rounds of calls (one call per thread per round) on `threads` pinned threads.
-fn timed_rounds(target: CallTarget, threads: u32, iters: u64) -> Duration {
-    let config = DriverConfig {
-        threads: threads as usize,
-        mode: RunMode::Calls(iters.max(1)),
-        pin: PinPolicy::CoresRoundRobin,
-        // Latency is `callin-bench run`'s job; sample rarely so timing stays out of the loop.
-        sample_every: 1 << 16,
-        ..DriverConfig::default()
-    };
-    let report = driver::run(target, &config).expect("driver run");
-    report
-        .ensure_correct()
-        .expect("every c_function result is x + 1");
-    Duration::from_nanos(report.wall_ns)
-}
 
 fn bench_system(c: &mut Criterion, system: System, caps: u32, target: CallTarget) {
     let mut g = c.benchmark_group(format!("callin/{system}"));
@@ -42,7 +22,9 @@ fn bench_system(c: &mut Criterion, system: System, caps: u32, target: CallTarget
         g.throughput(Throughput::Elements(u64::from(threads)));
         let id = BenchmarkId::from_parameter(matrix::config_id(threads, caps));
         g.bench_function(id, |b| {
-            b.iter_custom(|iters| timed_rounds(target, threads, iters))
+            b.iter_custom(|iters| {
+                driver::timed_rounds(target, threads, iters).expect("checked c_function calls")
+            })
         });
     }
     g.finish();

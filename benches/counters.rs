@@ -7,7 +7,7 @@
 //! and measures nothing rather than reporting zeros.
 
 use callin_bench::matrix::rts_core_cell;
-use callin_bench::profile::measurement::{CounterMeasurement, counted_between};
+use callin_bench::profile::measurement::CounterMeasurement;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use rts_core::PolicySet;
 use rts_core::phases::{IsolatedPhase, PhaseLoop};
@@ -56,7 +56,7 @@ fn phase_counts(c: &mut Criterion<CounterMeasurement>, counter: &CounterMeasurem
                     b.iter_custom(|iters| {
                         let start = counter.snapshot();
                         lp.run(iters);
-                        counted_between(start, counter.snapshot())
+                        counter.count_since(start)
                     })
                 });
                 g.finish();

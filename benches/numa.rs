@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
+use callin_bench::numa::experiment::{self, Placement, Plan};
 use callin_bench::topology::Machine;
-use callin_bench::topology::experiment::{self, Placement, Plan};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rts_core::PolicySet;
 use rts_core::policy::{POLICY_SET_DEFAULT, POLICY_SET_GHC};

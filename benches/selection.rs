@@ -4,7 +4,7 @@
 //! the task's node, only one free capability on the farthest node, and everything busy.
 //! Ids: `selection/<case>/<policy>/<caps>`.
 
-use callin_bench::topology::selection::{Case, SIZES, instance, select_once, with_case};
+use callin_bench::numa::selection::{Case, SIZES, instance, select_once, with_case};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use rts_core::PolicySet;
 use rts_core::policy::{POLICY_SET_DEFAULT, POLICY_SET_GHC};

@@ -18,7 +18,7 @@ installed() {
 
 install_missing_packages() {
     if ! command -v apt-get >/dev/null || ! command -v dpkg-query >/dev/null; then
-        echo "setup: no apt-get/dpkg here; install by hand: ${packages[*]} (tests that need a missing tool print SKIP)" >&2
+        echo "setup: no apt-get/dpkg here; install by hand: ${packages[*]} (tests that need a missing tool fail or skip naming it)" >&2
         return
     fi
     local need=() pkg
@@ -33,7 +33,7 @@ install_missing_packages() {
         return
     fi
     if [ "$(id -u)" -ne 0 ]; then
-        echo "setup: missing ${need[*]} and not root: install them with apt-get (tests that need them print SKIP)" >&2
+        echo "setup: missing ${need[*]} and not root: install them with apt-get (tests that need them fail or skip naming them)" >&2
         return
     fi
     echo "setup: installing ${need[*]} (apt-get update, then apt-get install)"

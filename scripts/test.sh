@@ -2,8 +2,10 @@
 # The test command: install prerequisites, then formatting, lints, every test, the stats and
 # probes builds' tests, the main job at its smallest (scripts/bench.sh --smoke: every step and
 # every criterion bench, with its report checked), the loom models and a sized-down stress.
-# Stops at the first failure. Tests that need a missing tool (ghc, objdump, cc, valgrind,
-# chromium) print "SKIP: ..." (or "skip: ...") with the reason and pass.
+# Stops at the first failure. The harness's tests require the tools setup.sh installs (ghc,
+# binutils, valgrind, chromium) and fail naming a missing one; a test named `*_or_skip` checks
+# what setup cannot change (perf events usable here) and prints "SKIP: <test>: <reason>" on
+# stderr, which cargo test shows even for a passing test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,15 +1,19 @@
-//! Thread pinning for the drivers: owns the pinning policy (which driver thread goes where), the
-//! per-thread plan made from it, applying one plan entry to the calling OS thread, and the
-//! report of what was actually done (requested target, whether the OS accepted it, and the CPU
-//! set the thread ended up allowed on).
+//! Thread binding, the one place the harness binds a thread: the pinning policy (which driver
+//! thread goes where), the per-thread plan made from it, the CPU set of a target (one core id,
+//! or the CPUs hwloc lists for a NUMA node), the bind itself through rts-core's primitive
+//! ([`rts_core::numa::bind_current_thread`], `sched_setaffinity`), and the report of what was
+//! done (requested target, whether the OS accepted it, the CPU set the thread may then run on).
 //!
-//! NUMA: [`PinPolicy::NodesRoundRobin`] / [`PinTarget::Node`] bind to a node's CPUs through
-//! [`crate::topology::bind`] (hwloc); the report type is the same, so driver output keeps its
-//! shape.
+//! Two callers, two error policies over the same bind: the drivers call [`apply`], which never
+//! fails (a refused pin is reported and the thread runs unpinned); the NUMA experiments call
+//! [`bind`] on a [`Machine`] and stop on an error. On a topology that is not this machine
+//! (synthetic, XML) binding is a no-op, reported as such.
 
 use std::fmt;
 
 use serde::Serialize;
+
+use crate::topology::{self, Machine};
 
 /// How the driver places its threads. Chosen once per run, applied before timing starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -18,11 +22,11 @@ pub enum PinPolicy {
     /// Leave every thread where the OS scheduler puts it.
     #[default]
     None,
-    /// Thread `i` goes to the `i mod n`-th core the process may run on (core ids as
-    /// `core_affinity` lists them), so more threads than cores wrap round-robin.
+    /// Thread `i` goes to the `i mod n`-th CPU the process may run on (in the order
+    /// [`available_core_ids`] lists them), so more threads than cores wrap round-robin.
     CoresRoundRobin,
     /// Thread `i` may run on any CPU of NUMA node `i mod n` (hwloc logical node numbers of this
-    /// machine, bound with hwloc cpubind; see [`crate::topology::bind`]).
+    /// machine).
     NodesRoundRobin,
 }
 
@@ -32,13 +36,13 @@ pub enum PinPolicy {
 pub enum PinTarget {
     /// No pinning requested.
     Unpinned,
-    /// Pin to this core id (an id from `core_affinity::get_core_ids`).
+    /// Pin to this CPU (an id from [`available_core_ids`], an OS CPU index).
     Core(usize),
     /// Bind to the CPUs of this NUMA node (hwloc logical index on this machine).
     Node(u32),
 }
 
-/// What [`apply`] did on one thread.
+/// What [`apply`] or [`bind`] did on one thread.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PinReport {
     /// What the plan asked for.
@@ -48,11 +52,12 @@ pub struct PinReport {
     /// The CPUs the thread may run on after applying, read back from the OS; `None` where the
     /// platform has no way to read it.
     pub allowed_cpus: Option<Vec<usize>>,
-    /// Why a requested pin failed, when it did.
+    /// Why a requested pin was not applied: the OS refused it, or (from [`bind`]) the topology
+    /// is not this machine, so binding is a no-op.
     pub error: Option<String>,
 }
 
-/// A plan that cannot be made.
+/// A plan or a binding that cannot be made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PinError {
@@ -60,6 +65,22 @@ pub enum PinError {
     NoCoresReported,
     /// The policy needs the NUMA topology and hwloc could not provide it.
     Topology(String),
+    /// A node target names a node the topology does not have.
+    NoSuchNode {
+        /// The node asked for.
+        node: u32,
+        /// How many nodes the topology has.
+        nodes: usize,
+    },
+    /// The OS refused the binding.
+    Refused {
+        /// What was asked for.
+        target: PinTarget,
+        /// Its CPUs.
+        cpus: Vec<usize>,
+        /// The OS error.
+        detail: String,
+    },
 }
 
 impl fmt::Display for PinError {
@@ -69,6 +90,22 @@ impl fmt::Display for PinError {
                 f.write_str("pinning to cores requested, but the OS reported no usable core ids")
             }
             PinError::Topology(e) => write!(f, "pinning to NUMA nodes requested: {e}"),
+            PinError::NoSuchNode { node, nodes } => write!(
+                f,
+                "NUMA node {node} does not exist (nodes 0..{})",
+                nodes.saturating_sub(1)
+            ),
+            PinError::Refused {
+                target: PinTarget::Core(id),
+                detail,
+                ..
+            } => write!(
+                f,
+                "the OS refused to pin this thread to core {id}: {detail}"
+            ),
+            PinError::Refused { cpus, detail, .. } => {
+                write!(f, "binding to CPUs {cpus:?}: {detail}")
+            }
         }
     }
 }
@@ -88,9 +125,7 @@ impl PinPolicy {
                 Ok(plan_round_robin(threads, &cores))
             }
             PinPolicy::NodesRoundRobin => {
-                let host =
-                    crate::topology::bind::host().map_err(|e| PinError::Topology(e.to_string()))?;
-                let n = host.nodes.len() as u32;
+                let n = host()?.nodes.len() as u32;
                 Ok((0..threads as u32)
                     .map(|i| PinTarget::Node(i % n))
                     .collect())
@@ -119,73 +154,93 @@ pub fn plan_round_robin(threads: usize, cores: &[usize]) -> Vec<PinTarget> {
         .collect()
 }
 
-/// Core ids the process may run on, in the order `core_affinity` reports them.
+/// CPUs the process may run on (the calling thread's affinity mask), ascending.
 pub fn available_core_ids() -> Vec<usize> {
-    core_affinity::get_core_ids()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|c| c.id)
-        .collect()
+    rts_core::numa::allowed_cpus().unwrap_or_default()
 }
 
-/// Apply `target` to the calling OS thread and report what happened. Never panics: a refused
-/// pin is reported in [`PinReport::error`] and the thread keeps running unpinned.
+/// Bind the calling thread to `target` on this machine and report what happened. Never panics
+/// and never fails: a refused pin is reported in [`PinReport::error`] and the thread keeps
+/// running where it was allowed to.
 pub fn apply(target: PinTarget) -> PinReport {
-    let (applied, error) = match target {
-        PinTarget::Unpinned => (false, None),
-        PinTarget::Core(id) => {
-            if core_affinity::set_for_current(core_affinity::CoreId { id }) {
-                (true, None)
-            } else {
-                (
-                    false,
-                    Some(format!("the OS refused to pin this thread to core {id}")),
-                )
-            }
-        }
-        PinTarget::Node(node) => apply_node(node),
+    let bound = match target {
+        // A core id needs no topology; only node targets load hwloc's view of this machine.
+        PinTarget::Unpinned | PinTarget::Core(_) => bind_cpus(target, cpus_of_core(target)),
+        PinTarget::Node(_) => host().and_then(|m| bind(m, target)),
     };
+    bound.unwrap_or_else(|e| report(target, false, Some(e.to_string())))
+}
+
+/// Bind the calling thread to `target` on `machine`: a core's CPU, or every CPU of a node. On a
+/// machine that is not this one nothing is bound and the report says why.
+///
+/// # Errors
+/// [`PinError::NoSuchNode`] for a node `machine` does not have, [`PinError::Refused`] when the
+/// OS refuses the binding.
+pub fn bind(machine: &Machine, target: PinTarget) -> Result<PinReport, PinError> {
+    let cpus = match target {
+        PinTarget::Node(n) => match machine.nodes.get(n as usize) {
+            Some(node) => Some(node.cpus.iter().map(|&c| c as usize).collect()),
+            None => {
+                return Err(PinError::NoSuchNode {
+                    node: n,
+                    nodes: machine.nodes.len(),
+                });
+            }
+        },
+        PinTarget::Unpinned | PinTarget::Core(_) => cpus_of_core(target),
+    };
+    if cpus.is_some() && !machine.bindable {
+        let why = format!("{}: binding is a no-op", machine.source);
+        return Ok(report(target, false, Some(why)));
+    }
+    bind_cpus(target, cpus)
+}
+
+/// The CPU set of a core target; `None` for [`PinTarget::Unpinned`] (and for node targets, whose
+/// CPUs come from a topology: [`bind`]).
+fn cpus_of_core(target: PinTarget) -> Option<Vec<usize>> {
+    match target {
+        PinTarget::Core(id) => Some(vec![id]),
+        PinTarget::Unpinned | PinTarget::Node(_) => None,
+    }
+}
+
+/// The one bind: `cpus` through rts-core's `sched_setaffinity` wrapper (nothing when `None`),
+/// then the read-back.
+fn bind_cpus(target: PinTarget, cpus: Option<Vec<usize>>) -> Result<PinReport, PinError> {
+    let Some(cpus) = cpus else {
+        return Ok(report(target, false, None));
+    };
+    match rts_core::numa::bind_current_thread(&cpus, "callin-bench pin") {
+        Ok(()) => Ok(report(target, true, None)),
+        Err(e) => {
+            let detail = match e {
+                rts_core::CallInError::BadArgument { detail, .. } => detail,
+                other => other.to_string(),
+            };
+            Err(PinError::Refused {
+                target,
+                cpus,
+                detail,
+            })
+        }
+    }
+}
+
+fn report(target: PinTarget, applied: bool, error: Option<String>) -> PinReport {
     PinReport {
         target,
         applied,
-        allowed_cpus: current_allowed_cpus(),
+        // Read back from the OS (`sched_getaffinity`), so the report says what took effect.
+        allowed_cpus: rts_core::numa::allowed_cpus(),
         error,
     }
 }
 
-/// Bind the calling thread to NUMA node `node` of this machine: (applied, error).
-fn apply_node(node: u32) -> (bool, Option<String>) {
-    use crate::topology::bind::{ThreadPlacement, bind_current_thread, host};
-    match host().and_then(|m| bind_current_thread(m, ThreadPlacement::Node(node))) {
-        Ok(outcome) => (outcome.applied, outcome.skipped),
-        Err(e) => (false, Some(e.to_string())),
-    }
-}
-
-cfg_if::cfg_if! {
-    if #[cfg(target_os = "linux")] {
-        /// CPUs the calling thread may run on (`sched_getaffinity`), ascending.
-        pub fn current_allowed_cpus() -> Option<Vec<usize>> {
-            // SAFETY: cpu_set_t is a plain bit array; all-zero is a valid (empty) set.
-            let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-            // SAFETY: `set` is a live, writable cpu_set_t and we pass its exact size; pid 0
-            // means the calling thread.
-            let rc = unsafe {
-                libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set)
-            };
-            if rc != 0 {
-                return None;
-            }
-            let max = 8 * std::mem::size_of::<libc::cpu_set_t>();
-            // SAFETY: `cpu < max`, the number of bits in `set`, which the kernel filled above.
-            Some((0..max).filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) }).collect())
-        }
-    } else {
-        /// CPUs the calling thread may run on: not readable on this platform.
-        pub fn current_allowed_cpus() -> Option<Vec<usize>> {
-            None
-        }
-    }
+/// This machine's topology, loaded once per process (for node targets).
+fn host() -> Result<&'static Machine, PinError> {
+    topology::host().map_err(|e| PinError::Topology(e.to_string()))
 }
 
 #[cfg(test)]
@@ -201,7 +256,7 @@ mod tests {
 
     #[test]
     fn nodes_policy_binds_each_thread_to_its_node_cpus() {
-        let host = crate::topology::bind::host().unwrap();
+        let host = crate::topology::host().unwrap();
         let plan = PinPolicy::NodesRoundRobin.plan(3).unwrap();
         let n = host.nodes.len() as u32;
         assert_eq!(
@@ -220,5 +275,18 @@ mod tests {
     fn none_policy_plans_unpinned_threads() {
         let plan = PinPolicy::None.plan(3).unwrap();
         assert_eq!(plan, vec![PinTarget::Unpinned; 3]);
+    }
+
+    #[test]
+    fn a_refused_core_pin_is_reported_with_the_os_reason() {
+        let report = std::thread::spawn(|| apply(PinTarget::Core(1 << 20)))
+            .join()
+            .unwrap();
+        assert!(!report.applied);
+        let why = report.error.expect("a reason");
+        assert!(
+            why.contains("the OS refused to pin this thread to core 1048576"),
+            "{why}"
+        );
     }
 }

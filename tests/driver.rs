@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::time::Duration;
 
 use callin_bench::driver::{
-    self, CallTarget, DriverConfig, DriverError, Expect, RunHooks, RunMode,
+    self, CallTarget, DriverConfig, DriverError, Expect, RunHooks, RunMode, RunReport,
 };
 use callin_bench::pin::{self, PinPolicy, PinTarget};
 
@@ -27,6 +27,11 @@ extern "C" fn double(x: i64) -> i64 {
     x.wrapping_mul(2)
 }
 
+/// Run `f` under `cfg`; the run itself must succeed.
+fn run(f: extern "C" fn(i64) -> i64, cfg: &DriverConfig) -> RunReport {
+    driver::run(CallTarget::new(f), cfg).unwrap()
+}
+
 fn calls(threads: usize, per_thread: u64) -> DriverConfig {
     DriverConfig {
         threads,
@@ -37,7 +42,7 @@ fn calls(threads: usize, per_thread: u64) -> DriverConfig {
 
 #[test]
 fn every_call_is_made_and_per_thread_counts_sum_to_the_total() {
-    let r = driver::run(CallTarget::new(plus_one), &calls(3, 10_000)).unwrap();
+    let r = run(plus_one, &calls(3, 10_000));
     assert_eq!(r.threads.len(), 3);
     for (i, t) in r.threads.iter().enumerate() {
         assert_eq!(t.index, i);
@@ -65,7 +70,7 @@ fn a_wrong_function_is_detected_on_every_call() {
         warmup_calls: 2,
         ..calls(2, 1_000)
     };
-    let r = driver::run(CallTarget::new(plus_two), &cfg).unwrap();
+    let r = run(plus_two, &cfg);
     assert_eq!(r.wrong_results, 2_000);
     assert_eq!(r.warmup_wrong_results, 4);
     let w = r.first_wrong.expect("first wrong result recorded");
@@ -83,7 +88,7 @@ fn a_wrong_function_is_detected_on_every_call() {
 #[test]
 fn occasional_wrong_results_are_counted_exactly() {
     // Thread inputs are `t << 40` + i, so i = 7, 1031, ..., 9223 (10 values below 10,000) hit.
-    let r = driver::run(CallTarget::new(sometimes_wrong), &calls(2, 10_000)).unwrap();
+    let r = run(sometimes_wrong, &calls(2, 10_000));
     assert_eq!(r.threads[0].wrong, 10);
     assert_eq!(r.threads[1].wrong, 10);
     assert_eq!(r.wrong_results, 20);
@@ -96,10 +101,10 @@ fn the_expected_result_is_a_parameter() {
         expect: Expect::Fn(|x| x.wrapping_mul(2)),
         ..calls(2, 1_000)
     };
-    let r = driver::run(CallTarget::new(double), &cfg).unwrap();
+    let r = run(double, &cfg);
     assert_eq!(r.wrong_results, 0);
     assert_eq!(r.config.expect, "custom");
-    let wrong = driver::run(CallTarget::new(double), &calls(1, 1_000)).unwrap();
+    let wrong = run(double, &calls(1, 1_000));
     // Thread 0 passes 0..1000; 2x == x + 1 only at x = 1.
     assert_eq!(
         wrong.wrong_results, 999,
@@ -113,7 +118,7 @@ fn histogram_holds_one_entry_per_sample() {
         sample_every: 64,
         ..calls(3, 1_000)
     };
-    let r = driver::run(CallTarget::new(plus_one), &cfg).unwrap();
+    let r = run(plus_one, &cfg);
     for t in &r.threads {
         assert_eq!(
             t.samples,
@@ -133,7 +138,7 @@ fn sampling_every_call_times_every_call() {
         sample_every: 1,
         ..calls(2, 500)
     };
-    let r = driver::run(CallTarget::new(plus_one), &cfg).unwrap();
+    let r = run(plus_one, &cfg);
     assert_eq!(r.histogram.len(), 1_000);
 }
 
@@ -145,7 +150,7 @@ fn time_bounded_run_stops_every_thread_at_the_deadline() {
         mode: RunMode::Duration(Duration::from_millis(50)),
         ..DriverConfig::default()
     };
-    let r = driver::run(CallTarget::new(plus_one), &cfg).unwrap();
+    let r = run(plus_one, &cfg);
     assert_eq!(
         r.total_calls,
         r.threads.iter().map(|t| t.calls).sum::<u64>()
@@ -228,7 +233,7 @@ fn round_robin_pinning_wraps_and_reports_what_it_did() {
         pin: PinPolicy::CoresRoundRobin,
         ..calls(cores.len() + 1, 100)
     };
-    let r = driver::run(CallTarget::new(plus_one), &cfg).unwrap();
+    let r = run(plus_one, &cfg);
     for (i, t) in r.threads.iter().enumerate() {
         let core = cores[i % cores.len()];
         assert_eq!(t.pin.target, PinTarget::Core(core), "thread {i}");
@@ -244,7 +249,7 @@ fn round_robin_pinning_wraps_and_reports_what_it_did() {
 
 #[test]
 fn unpinned_threads_report_no_pin() {
-    let r = driver::run(CallTarget::new(plus_one), &calls(2, 10)).unwrap();
+    let r = run(plus_one, &calls(2, 10));
     for t in &r.threads {
         assert_eq!(t.pin.target, PinTarget::Unpinned);
         assert!(!t.pin.applied);
@@ -290,7 +295,7 @@ fn bad_configurations_are_rejected_with_the_reason() {
 
 #[test]
 fn report_serialises_to_json() {
-    let r = driver::run(CallTarget::new(plus_one), &calls(1, 100)).unwrap();
+    let r = run(plus_one, &calls(1, 100));
     let v: serde_json::Value = serde_json::to_value(&r).unwrap();
     assert_eq!(v["total_calls"], 100);
     assert_eq!(v["threads"][0]["calls"], 100);

@@ -1,7 +1,8 @@
 //! The real GHC baseline: the library builds, the `RtsConfig` mirror matches the installed
 //! header, GHC's `c_function` runs on GHC's RTS (libHSrts_thr), not on rts-core, and this
 //! executable (which links rts-core) exports none of the RTS symbols GHC's stub binds to.
-//! Every test prints a skip line and returns when ghc is unavailable.
+//! ghc (which `scripts/setup.sh` installs) and nm (binutils, likewise) are required: without
+//! them these tests fail with the reason, they do not pass unchecked.
 //!
 //! `measure_ghc_baseline` (ignored) is the short measurement: it re-runs this test binary once
 //! per configuration, because GHC's RTS starts once per process:
@@ -17,35 +18,42 @@ use callin_bench::pin::PinPolicy;
 /// RTS options of the in-process tests (one RTS per test process).
 const TEST_RTS_ARGS: &[&str] = &["-N1", "-A1m"];
 
-fn built_or_skip() -> Option<ghc::BaselineArtifact> {
+/// What to do when the baseline is missing.
+const INSTALL_GHC: &str =
+    "run scripts/setup.sh (it installs ghc), then scripts/build-ghc-baseline.sh";
+
+fn built() -> ghc::BaselineArtifact {
     match ghc::artifact::ensure_built().expect("build script ran") {
-        Availability::Ready(a) => Some(a),
+        Availability::Ready(a) => a,
         Availability::Skipped { reason } => {
-            println!("skip: GHC baseline unavailable: {reason}");
-            None
+            panic!("GHC baseline unavailable: {reason}: {INSTALL_GHC}")
         }
     }
 }
 
-fn started_or_skip() -> Option<&'static GhcRts> {
+fn started() -> &'static GhcRts {
     match ghc::start(TEST_RTS_ARGS) {
-        Ok(rts) => Some(rts),
+        Ok(rts) => rts,
         Err(GhcError::Unavailable { reason }) => {
-            println!("skip: GHC baseline unavailable: {reason}");
-            None
+            panic!("GHC baseline unavailable: {reason}: {INSTALL_GHC}")
         }
         Err(e) => panic!("{e}"),
     }
 }
 
-/// Defined symbols of an ELF file (`nm --defined-only`, with `-D` for the dynamic table), or
-/// `None` without nm.
-fn defined_symbols(file: &Path, dynamic: bool) -> Option<Vec<String>> {
+/// Defined symbols of an ELF file (`nm --defined-only`, with `-D` for the dynamic table).
+fn defined_symbols(file: &Path, dynamic: bool) -> Vec<String> {
     let mut cmd = Command::new("nm");
     if dynamic {
         cmd.arg("-D");
     }
-    let out = cmd.arg("--defined-only").arg(file).output().ok()?;
+    let out = cmd
+        .arg("--defined-only")
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run nm ({e}): run scripts/setup.sh (it installs binutils)")
+        });
     assert!(
         out.status.success(),
         "nm {} failed: {:?}",
@@ -53,12 +61,10 @@ fn defined_symbols(file: &Path, dynamic: bool) -> Option<Vec<String>> {
         out
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    Some(
-        text.lines()
-            .filter_map(|l| l.split_whitespace().nth(2))
-            .map(str::to_owned)
-            .collect(),
-    )
+    text.lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .map(str::to_owned)
+        .collect()
 }
 
 fn rts_like(sym: &str) -> bool {
@@ -67,9 +73,7 @@ fn rts_like(sym: &str) -> bool {
 
 #[test]
 fn rts_config_mirror_matches_the_installed_header() {
-    let Some(artifact) = built_or_skip() else {
-        return;
-    };
+    let artifact = built();
     assert!(artifact.c_layout.contains_key("rtsconfig_size"));
     ghc::check_layout(&artifact).unwrap();
 }
@@ -80,22 +84,18 @@ fn executables_linking_rts_core_export_no_rts_symbols() {
     // binary, as the bench binary does, so the check below is about a binary that defines them.
     let stub = std::hint::black_box(rts_core::stub::c_function());
     let this = std::env::current_exe().unwrap();
-    if let Some(defined) = defined_symbols(&this, false) {
-        assert!(
-            defined.iter().any(|s| s == "rts_lock"),
-            "rts-core's rts_lock is linked in"
-        );
-    }
+    let defined = defined_symbols(&this, false);
+    assert!(
+        defined.iter().any(|s| s == "rts_lock"),
+        "rts-core's rts_lock is linked in"
+    );
     println!("rts-core stub linked at {:p}", stub as *const ());
     let exes = [
         std::env::current_exe().unwrap(),
         env!("CARGO_BIN_EXE_callin-bench").into(),
     ];
     for exe in &exes {
-        let Some(syms) = defined_symbols(exe, true) else {
-            println!("skip: nm (binutils) not installed; the dlsym check below still runs");
-            break;
-        };
+        let syms = defined_symbols(exe, true);
         let leaked: Vec<_> = syms.iter().filter(|s| rts_like(s)).collect();
         assert!(leaked.is_empty(), "{} exports {leaked:?}", exe.display());
     }
@@ -115,19 +115,14 @@ fn executables_linking_rts_core_export_no_rts_symbols() {
 #[test]
 fn the_symbol_check_sees_exports_in_ghcs_library() {
     // Positive control for `exported_symbols`: the GHC library does export c_function.
-    let Some(artifact) = built_or_skip() else {
-        return;
-    };
-    let Some(syms) = defined_symbols(&artifact.library, true) else {
-        println!("skip: nm (binutils) not installed");
-        return;
-    };
+    let artifact = built();
+    let syms = defined_symbols(&artifact.library, true);
     assert!(syms.iter().any(|s| s == "c_function"), "{syms:?}");
 }
 
 #[test]
 fn ghc_c_function_runs_on_ghcs_rts() {
-    let Some(rts) = started_or_skip() else { return };
+    let rts = started();
     let origin = rts.rts_lock_origin().expect("dladdr knows rts_lock");
     assert!(
         origin.to_string_lossy().contains("libHSrts_thr"),
@@ -177,7 +172,7 @@ fn run_checked_pinned(rts: &GhcRts, threads: usize, calls: u64, pin: PinPolicy) 
 
 #[test]
 fn the_rts_starts_once_per_process() {
-    let Some(rts) = started_or_skip() else { return };
+    let rts = started();
     let again = GhcRts::init(rts.library(), TEST_RTS_ARGS).unwrap();
     assert!(std::ptr::eq(rts, again), "same arguments: the running RTS");
     let err = GhcRts::init(rts.library(), &["-N2"])
@@ -218,9 +213,7 @@ fn measure_ghc_baseline() {
     if let Some(rts_args) = ghc::rts_args_from_env() {
         return measure_in_child(&rts_args);
     }
-    if built_or_skip().is_none() {
-        return;
-    }
+    built();
     let calls: u64 = std::env::var(CHILD_CALLS_ENV).map_or(200_000, |v| v.parse().unwrap());
     for &(threads, rts_args) in MEASURED {
         let out = Command::new(std::env::current_exe().unwrap())

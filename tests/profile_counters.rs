@@ -9,6 +9,8 @@ use callin_bench::profile::counters::{
 use callin_bench::profile::{hardware_events, measure_batch, software_events};
 use perf_event::events::Software;
 
+mod common;
+
 /// `PERF_TYPE_SOFTWARE` (linux/perf_event.h).
 const PERF_TYPE_SOFTWARE: u32 = 1;
 
@@ -22,17 +24,15 @@ fn task_clock() -> EventSpec {
     EventSpec::software("task-clock", "ns", Software::TASK_CLOCK)
 }
 
-/// Whether perf works here at all (task-clock opens); tests that need it skip otherwise.
+/// Whether perf works here at all (task-clock opens); the `_or_skip` tests that need it say
+/// why they skip otherwise.
 fn perf_usable() -> bool {
     let set = CounterSet::open("probe", &[task_clock()], Grouping::Separate);
-    let ok = set.unavailable().is_empty();
-    if !ok {
-        eprintln!(
-            "skipping: perf_event_open unusable here: {:?}",
-            set.unavailable()
-        );
+    let unavailable = set.unavailable();
+    if !unavailable.is_empty() {
+        common::skip(&format!("perf_event_open unusable here: {unavailable:?}"));
     }
-    ok
+    unavailable.is_empty()
 }
 
 fn spin(n: u64) -> u64 {
@@ -66,7 +66,7 @@ fn forced_open_failure_is_unavailable_with_reason() {
 
 #[test]
 #[cfg_attr(not(target_os = "linux"), ignore)]
-fn mixed_set_counts_the_available_events() {
+fn mixed_set_counts_the_available_events_or_skip() {
     if !perf_usable() {
         return;
     }
@@ -123,7 +123,7 @@ fn hardware_set_reports_each_event_as_value_or_reason() {
 
 #[test]
 #[cfg_attr(not(target_os = "linux"), ignore)]
-fn software_batch_gives_plausible_per_op_values() {
+fn software_batch_gives_plausible_per_op_values_or_skip() {
     if !perf_usable() {
         return;
     }
@@ -166,7 +166,7 @@ fn batch_smaller_than_minimum_is_rejected() {
 
 #[test]
 #[cfg_attr(not(target_os = "linux"), ignore)]
-fn disabled_counters_do_not_count() {
+fn disabled_counters_do_not_count_or_skip() {
     if !perf_usable() {
         return;
     }
@@ -211,7 +211,7 @@ fn batch_over_both_sets_reports_every_event_once() {
 /// followed by `cpu-clock`) read 0 after a busy loop; clock events now open outside the group.
 #[test]
 #[cfg_attr(not(target_os = "linux"), ignore)]
-fn clock_events_count_in_every_group_position() {
+fn clock_events_count_in_every_group_position_or_skip() {
     if !perf_usable() {
         return;
     }

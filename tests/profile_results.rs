@@ -1,5 +1,6 @@
 //! `callin-bench profile` end to end: profile.json round-trips through the report schema, every
-//! counter is a value or a reason, and callgrind counts repeat exactly (skipped without valgrind).
+//! counter is a value or a reason, and callgrind counts repeat exactly (valgrind, which
+//! `scripts/setup.sh` installs, is required).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -61,8 +62,7 @@ fn profile_json_round_trips_through_the_schema() {
 #[test]
 fn callgrind_counts_repeat_exactly() {
     if let Some(why) = callgrind::unavailable_reason() {
-        eprintln!("skipping: {why}");
-        return;
+        panic!("{why}: run scripts/setup.sh (it installs valgrind)");
     }
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("profile_results/callgrind");
     std::fs::create_dir_all(&dir).unwrap();

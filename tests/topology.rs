@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use callin_bench::topology::bind::{ThreadPlacement, bind_current_thread};
+use callin_bench::pin::{self, PinTarget};
 use callin_bench::topology::{Machine, TopologyError, parse_cap_map};
 use rts_core::rts::{self, ForeignNode, SelectError};
 use rts_core::{Config, PolicySet};
@@ -201,13 +201,13 @@ fn the_host_topology_loads_and_binds_threads_to_its_nodes() {
     assert_eq!(numa.node_cpus.len(), m.nodes.len());
     let cpus0: Vec<usize> = m.nodes[0].cpus.iter().map(|&c| c as usize).collect();
     let got = std::thread::scope(|s| {
-        s.spawn(|| bind_current_thread(&m, ThreadPlacement::Node(0)).unwrap())
+        s.spawn(|| pin::bind(&m, PinTarget::Node(0)).unwrap())
             .join()
             .unwrap()
     });
     assert!(got.applied);
     assert_eq!(got.allowed_cpus, Some(cpus0));
-    let err = bind_current_thread(&m, ThreadPlacement::Node(99)).unwrap_err();
+    let err = pin::bind(&m, PinTarget::Node(99)).unwrap_err();
     assert!(err.to_string().contains("node 99"), "{err}");
 }
 
@@ -215,8 +215,8 @@ fn the_host_topology_loads_and_binds_threads_to_its_nodes() {
 fn binding_on_a_synthetic_topology_is_a_reported_no_op() {
     let m = Machine::synthetic("pack:2 numa:2 core:4 pu:1").unwrap();
     let before = rts_core::numa::allowed_cpus();
-    let got = bind_current_thread(&m, ThreadPlacement::Node(3)).unwrap();
+    let got = pin::bind(&m, PinTarget::Node(3)).unwrap();
     assert!(!got.applied);
-    assert!(got.skipped.unwrap().contains("no-op"));
+    assert!(got.error.unwrap().contains("no-op"));
     assert_eq!(got.allowed_cpus, before);
 }

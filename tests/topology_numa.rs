@@ -2,8 +2,8 @@
 //! row carries a figure, its placement and a remote acquisition rate (0 when threads and
 //! capabilities share the node). Uses the real RTS, so it lives in its own test binary.
 
+use callin_bench::numa::experiment::{self, NEEDS_MULTI_NODE, Placement, Plan};
 use callin_bench::topology::Machine;
-use callin_bench::topology::experiment::{self, NEEDS_MULTI_NODE, Placement, Plan};
 use rts_core::PolicySet;
 
 #[test]

@@ -44,13 +44,7 @@ pub fn opt_ns(value: Option<f64>) -> String {
 
 /// A median with its spread: `152.3 ns (148.0 ns – 160.1 ns, n = 5)`.
 pub fn spread_ns(s: &Spread) -> String {
-    format!(
-        "{} ({} – {}, n = {})",
-        ns(s.median),
-        ns(s.min),
-        ns(s.max),
-        s.reps
-    )
+    format!("{} ({})", ns(s.median), spread_range_ns(s))
 }
 
 /// Only the range part of a spread: `148.0 ns – 160.1 ns, n = 5`.

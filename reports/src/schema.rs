@@ -66,7 +66,7 @@ impl Source {
 }
 
 // ---------------------------------------------------------------------------------------------
-// RunResults: `callin-bench run` (issue 3)
+// RunResults: `callin-bench run`
 // ---------------------------------------------------------------------------------------------
 
 /// Everything one `callin-bench run` measured: the machine, the threads × caps × system matrix,
@@ -249,7 +249,7 @@ pub struct AblationRow {
 }
 
 // ---------------------------------------------------------------------------------------------
-// ProfileResults: `callin-bench profile` (issue 6)
+// ProfileResults: `callin-bench profile`
 // ---------------------------------------------------------------------------------------------
 
 /// Everything one `callin-bench profile` measured.
@@ -368,7 +368,7 @@ pub struct PhaseInstructions {
 }
 
 // ---------------------------------------------------------------------------------------------
-// TopologyResults and NumaResults: `callin-bench topology --json` and `callin-bench numa` (issue 5)
+// TopologyResults and NumaResults: `callin-bench topology --json` and `callin-bench numa`
 // ---------------------------------------------------------------------------------------------
 
 /// The NUMA topology rts-core uses, and where it puts each capability.

@@ -14,8 +14,9 @@ use crate::rts::{self, NumaConfig};
 /// Page size assumed for first touch: touching every 4 KiB also touches every larger page.
 const TOUCH_STRIDE: usize = 4096;
 
-/// Bind the calling thread to the CPUs of `cpus` (Linux `sched_setaffinity`).
-pub(crate) fn bind_current_thread(cpus: &[usize], call: &'static str) -> Result<(), CallInError> {
+/// Bind the calling thread to the CPUs of `cpus` (Linux `sched_setaffinity`); `call` names the
+/// caller in the error. The harness binds its driver threads through this too.
+pub fn bind_current_thread(cpus: &[usize], call: &'static str) -> Result<(), CallInError> {
     // SAFETY: an all-zero cpu_set_t is a valid empty set.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     for &c in cpus {

@@ -5,7 +5,7 @@
 //! configuration and writes `profile.json` (schema `callin_reports::schema::ProfileResults`).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use callin_reports::schema::{
@@ -15,10 +15,10 @@ use callin_reports::schema::{
 use rts_core::phases::IsolatedPhase;
 use rts_core::{Config, PolicySet};
 
-use crate::paths;
 use crate::profile::callgrind::{self, PhaseCount};
 use crate::profile::isolated::{self, IsolatedResult};
 use crate::profile::{CounterReading, ProfileEnvironment};
+use crate::{paths, results};
 
 /// Arguments of `callin-bench profile`.
 #[derive(Debug, clap::Args)]
@@ -97,7 +97,7 @@ pub fn main(args: &ProfileArgs) -> anyhow::Result<()> {
         print_callgrind(&callgrind_counts);
     }
     let path = json_path(args);
-    write_json(&results, &path)?;
+    results::write_json(&path, &results)?;
     println!("wrote {}", path.display());
     Ok(())
 }
@@ -125,14 +125,6 @@ fn json_path(args: &ProfileArgs) -> PathBuf {
         Some(Some(p)) => p.clone(),
         _ => paths::result_file(callin_reports::input::PROFILE_FILE),
     }
-}
-
-fn write_json(results: &ProfileResults, path: &Path) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let text = serde_json::to_string_pretty(results)?;
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
 fn run_callgrind(

@@ -8,7 +8,7 @@
 //! capability count, because GHC's RTS starts once per process with its `-N`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -25,6 +25,8 @@ use crate::driver::{self, DriverConfig, RunMode, RunReport};
 use crate::ghc::{self, Availability};
 use crate::matrix::{self, ablation, floor, manifest, rts_core_cell};
 use crate::pin::PinPolicy;
+use crate::results::write_json;
+use crate::stats::{self, spread};
 
 /// Arguments of `callin-bench run`.
 #[derive(Debug, Args)]
@@ -255,26 +257,6 @@ fn caller_ns_per_call(r: &RunReport) -> f64 {
     wall as f64 / r.total_calls.max(1) as f64
 }
 
-fn spread(values: &[f64]) -> Spread {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    Spread {
-        median: median_sorted(&v),
-        min: v[0],
-        max: v[v.len() - 1],
-        reps: v.len() as u32,
-    }
-}
-
-fn median_sorted(v: &[f64]) -> f64 {
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 fn cell_from_reps(
     system: System,
     policy: &str,
@@ -305,7 +287,7 @@ fn cell_from_reps(
         pinning: Some(rep.config.pin.to_owned()),
         calls_per_thread: Some(rep.total_calls / u64::from(threads.max(1))),
         ns_per_call: Some(ns),
-        calls_per_sec: Some(median_sorted(&cps)),
+        calls_per_sec: Some(stats::median(&cps)),
         latency: Some(LatencyPercentiles {
             p50_ns: rep.latency.p50_ns as f64,
             p99_ns: rep.latency.p99_ns as f64,
@@ -603,14 +585,6 @@ fn run_id(date: &str, commit: Option<&str>) -> String {
     }
 }
 
-fn write_json(path: &Path, results: &RunResults) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let text = serde_json::to_string_pretty(results)?;
-    std::fs::write(path, text).with_context(|| format!("writing --out {}", path.display()))
-}
-
 /// `12.3 ns`, `1.23 µs`, `4.5 ms`.
 fn fmt_ns(ns: f64) -> String {
     if ns < 1e3 {
@@ -710,13 +684,6 @@ fn render_table(r: &RunResults, plan: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn spread_takes_the_median_and_extremes() {
-        let s = spread(&[3.0, 1.0, 2.0, 10.0]);
-        assert_eq!((s.median, s.min, s.max, s.reps), (2.5, 1.0, 10.0, 4));
-        assert_eq!(spread(&[5.0]).median, 5.0);
-    }
 
     #[test]
     fn positive_rejects_zero_and_words() {

@@ -2,13 +2,10 @@
 //! node → CPU map rts-core would use, for this machine, an hwloc synthetic description or an
 //! hwloc XML file; `--json` also writes `topology.json` (`callin_reports::schema::TopologyResults`).
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use anyhow::Context;
-
-use crate::paths;
-use crate::topology::{Machine, Placement, TopologySource, parse_cap_map};
+use crate::topology::{Machine, TopologySource, parse_cap_map, view};
+use crate::{paths, results};
 
 /// Arguments of `callin-bench topology`.
 #[derive(Debug, clap::Args)]
@@ -52,130 +49,14 @@ pub fn source_of(synthetic: &Option<String>, xml: &Option<PathBuf>) -> TopologyS
 /// Runs the command.
 pub fn main(args: &TopologyArgs) -> anyhow::Result<()> {
     let machine = Machine::load(source_of(&args.synthetic, &args.xml))?;
-    let caps = args.caps.unwrap_or(machine.n_pus() as u32);
     let map = args.map.as_deref().map(parse_cap_map).transpose()?;
-    let rule = match &map {
-        Some(_) => "explicit map".to_owned(),
-        None => format!(
-            "GHC rule: capability i on node i mod {}",
-            machine.nodes.len()
-        ),
-    };
-    let placement = machine.placement(caps, map)?;
-    print!("{}", render(&machine, &placement, &rule));
+    let view = view::describe(&machine, args.caps, map)?;
+    print!("{}", view.text);
     if let Some(path) = args.json_path() {
-        let results = machine.results(&placement);
-        write_json(&path, &results)?;
+        results::write_json(&path, &view.results)?;
         println!("wrote {}", path.display());
     }
     Ok(())
-}
-
-/// Write `value` as pretty JSON to `path`, creating its directory.
-pub fn write_json<T: serde::Serialize>(path: &std::path::Path, value: &T) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let text = serde_json::to_string_pretty(value)?;
-    std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
-}
-
-/// `0-3,8,10-11` for a sorted CPU list.
-pub fn cpu_ranges(cpus: &[u32]) -> String {
-    let mut out = String::new();
-    let mut i = 0;
-    while i < cpus.len() {
-        let mut j = i;
-        while j + 1 < cpus.len() && cpus[j + 1] == cpus[j] + 1 {
-            j += 1;
-        }
-        if !out.is_empty() {
-            out.push(',');
-        }
-        match j - i {
-            0 => write!(out, "{}", cpus[i]),
-            _ => write!(out, "{}-{}", cpus[i], cpus[j]),
-        }
-        .expect("writing to a String");
-        i = j + 1;
-    }
-    if out.is_empty() { "none".into() } else { out }
-}
-
-fn render(m: &Machine, placement: &[Placement], rule: &str) -> String {
-    let mut s = String::new();
-    let bind_note = if m.bindable {
-        "threads and nurseries are bound to these nodes"
-    } else {
-        "not this machine: binding is a no-op, placement decisions only"
-    };
-    let _ = writeln!(s, "Topology: {} ({bind_note})", m.source);
-    let _ = writeln!(
-        s,
-        "{} NUMA node(s), {} core(s), {} PU(s)",
-        m.nodes.len(),
-        m.n_cores(),
-        m.n_pus()
-    );
-    for n in &m.nodes {
-        let mem = n
-            .memory_bytes
-            .map_or("memory unknown".to_owned(), |b| format!("{} MiB", b >> 20));
-        let _ = writeln!(
-            s,
-            "  node {} (OS node {}): {} core(s), CPUs {}, {mem}",
-            n.logical,
-            n.os_index,
-            n.cores.len(),
-            cpu_ranges(&n.cpus)
-        );
-        let cores: Vec<String> = n
-            .cores
-            .iter()
-            .map(|c| {
-                let id = c.os_index.map_or("?".to_owned(), |i| i.to_string());
-                format!("{id}[{}]", cpu_ranges(&c.pus))
-            })
-            .collect();
-        let _ = writeln!(s, "    cores (core[PUs]): {}", cores.join(" "));
-    }
-    render_distances(&mut s, m);
-    let _ = writeln!(
-        s,
-        "Capability placement ({rule}), {} capabilities:",
-        placement.len()
-    );
-    let _ = writeln!(s, "  {:>4}  {:>4}  CPUs", "cap", "node");
-    for p in placement {
-        let _ = writeln!(
-            s,
-            "  {:>4}  {:>4}  {}",
-            p.capability,
-            p.node,
-            cpu_ranges(&p.cpus)
-        );
-    }
-    s
-}
-
-fn render_distances(s: &mut String, m: &Machine) {
-    let (label, d) = match &m.distances {
-        Some(d) => ("Node distances (hwloc, 10 = local)", d.as_slice()),
-        None => (
-            "Node distances: none reported by hwloc; selection orders remote nodes by the hwloc \
-             tree (10 x (1 + steps to the common ancestor)), derived, not measured",
-            m.tree_distances.as_slice(),
-        ),
-    };
-    if m.nodes.len() == 1 {
-        let _ = writeln!(s, "One NUMA node: every capability and nursery is local.");
-        return;
-    }
-    let _ = writeln!(s, "{label}:");
-    for (i, row) in d.iter().enumerate() {
-        let cells: Vec<String> = row.iter().map(|v| format!("{v:>4}")).collect();
-        let _ = writeln!(s, "  from {i}: {}", cells.join(""));
-    }
 }
 
 #[cfg(test)]
@@ -189,12 +70,5 @@ mod tests {
         let m = cmd.try_get_matches_from(["t", "--json"]).unwrap();
         let args = <TopologyArgs as clap::FromArgMatches>::from_arg_matches(&m).unwrap();
         assert_eq!(args.json_path(), Some(want));
-    }
-
-    #[test]
-    fn cpu_ranges_fold_consecutive_cpus() {
-        assert_eq!(cpu_ranges(&[0, 1, 2, 3, 8, 10, 11]), "0-3,8,10-11");
-        assert_eq!(cpu_ranges(&[5]), "5");
-        assert_eq!(cpu_ranges(&[]), "none");
     }
 }

@@ -214,6 +214,30 @@ pub fn run(target: CallTarget, config: &DriverConfig) -> Result<RunReport, Drive
     run_with_hooks(target, config, &mut ())
 }
 
+/// Wall time of `rounds` rounds of checked calls to `target` on `threads` threads pinned
+/// round-robin to cores, one call per thread per round: the `iter_custom` body of the criterion
+/// groups that time whole calls (`callin`, `ablation`). One call in 65,536 is timed for latency
+/// (latency is `callin-bench run`'s figure), so sampling stays out of the loop.
+///
+/// # Errors
+/// The run cannot be made ([`run`]), or a call returned a wrong result.
+pub fn timed_rounds(
+    target: CallTarget,
+    threads: u32,
+    rounds: u64,
+) -> Result<Duration, DriverError> {
+    let config = DriverConfig {
+        threads: threads as usize,
+        mode: RunMode::Calls(rounds.max(1)),
+        pin: PinPolicy::CoresRoundRobin,
+        sample_every: 1 << 16,
+        ..DriverConfig::default()
+    };
+    let report = run(target, &config)?;
+    report.ensure_correct()?;
+    Ok(Duration::from_nanos(report.wall_ns))
+}
+
 /// Run `target` under `config`, calling `hooks` around the timed part.
 pub fn run_with_hooks<H: RunHooks + ?Sized>(
     target: CallTarget,

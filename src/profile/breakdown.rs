@@ -314,6 +314,16 @@ mod tests {
         ]
     }
 
+    /// The breakdown of [`sample`] (end to end 30 and 130 ns) with `boundary_ns` corrected off.
+    fn sample_breakdown(boundary_ns: f64) -> Breakdown {
+        let s = sample();
+        breakdown(&split_calls(&s), &[60, 260], 2.0, boundary_ns)
+    }
+
+    fn stats_of(b: &Breakdown, phase: Phase) -> &PhaseStats {
+        b.phases.iter().find(|s| s.phase == phase).unwrap()
+    }
+
     #[test]
     fn calls_split_at_task_lookup() {
         let s = sample();
@@ -325,10 +335,8 @@ mod tests {
 
     #[test]
     fn phases_sum_per_call_and_gc_is_amortised() {
-        let s = sample();
-        let calls = split_calls(&s);
-        let b = breakdown(&calls, &[60, 260], 2.0, 0.0);
-        let get = |p| b.phases.iter().find(|s| s.phase == p).unwrap();
+        let b = sample_breakdown(0.0);
+        let get = |p| stats_of(&b, p);
         assert_eq!(get(Phase::Apply).ns_median, 10.0, "two apply spans add up");
         assert_eq!(get(Phase::Gc).ns_median, 100.0);
         assert_eq!(get(Phase::Gc).calls_with, 1);
@@ -348,10 +356,8 @@ mod tests {
 
     #[test]
     fn correction_takes_one_boundary_off_each_span() {
-        let s = sample();
-        let calls = split_calls(&s);
-        let b = breakdown(&calls, &[60, 260], 2.0, 3.0);
-        let get = |p| b.phases.iter().find(|s| s.phase == p).unwrap();
+        let b = sample_breakdown(3.0);
+        let get = |p| stats_of(&b, p);
         let apply = get(Phase::Apply);
         assert_eq!(apply.spans_per_call, 2.0);
         assert_eq!(
@@ -375,18 +381,12 @@ mod tests {
 
     #[test]
     fn a_correction_larger_than_the_phase_clamps_and_flags() {
-        let s = sample();
-        let calls = split_calls(&s);
-        let b = breakdown(&calls, &[60, 260], 2.0, 6.0);
-        let apply = b.phases.iter().find(|s| s.phase == Phase::Apply).unwrap();
+        let b = sample_breakdown(6.0);
+        let apply = stats_of(&b, Phase::Apply);
         assert_eq!(apply.corrected_median_ns, 0.0);
         assert_eq!(apply.corrected_sum_term_ns, 0.0);
         assert!(apply.correction_exceeds_raw);
-        let tl = b
-            .phases
-            .iter()
-            .find(|s| s.phase == Phase::TaskLookup)
-            .unwrap();
+        let tl = stats_of(&b, Phase::TaskLookup);
         assert_eq!(tl.corrected_median_ns, 4.0);
         assert!(!tl.correction_exceeds_raw);
     }

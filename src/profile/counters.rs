@@ -30,7 +30,7 @@ use std::io;
 use std::time::Instant;
 
 use perf_event::events::{Cache, CacheId, CacheOp, CacheResult, Hardware, Software};
-use perf_event::{Builder, Counter, Group, GroupData};
+use perf_event::{Builder, CountAndTime, Counter, Group, GroupData};
 use serde::Serialize;
 
 /// Smallest batch [`measure_batch`] accepts: with a ≈0.5 µs read and ≈1 µs of enable/disable
@@ -210,7 +210,7 @@ impl CounterReading {
         }
     }
 
-    fn from_counts(spec: &EventSpec, raw: RawCounts) -> CounterReading {
+    fn from_counts(spec: &EventSpec, raw: CounterSnapshot) -> CounterReading {
         match scale_count(raw.count, raw.enabled_ns, raw.running_ns) {
             Ok((value, scaled)) => CounterReading {
                 name: spec.name,
@@ -224,10 +224,11 @@ impl CounterReading {
     }
 }
 
-/// Scale a multiplexed count by `enabled / running`; `Err` when the event never ran.
+/// Scale a multiplexed count by `enabled / running`: `(value, scaled)`, or `Err` with the
+/// reason when the event never ran. Every perf count the suite reports goes through this.
 ///
 /// A counter never enabled (both times 0) is a real zero; a counter enabled but never
-/// scheduled has no value at all.
+/// scheduled (`running == 0 < enabled`) has no value at all, never a zero.
 pub fn scale_count(count: u64, enabled_ns: u64, running_ns: u64) -> Result<(f64, bool), String> {
     if running_ns == enabled_ns {
         return Ok((count as f64, false));
@@ -244,21 +245,41 @@ pub fn scale_count(count: u64, enabled_ns: u64, running_ns: u64) -> Result<(f64,
 /// Cumulative values of one event: count and the kernel's enabled/running times (ns).
 ///
 /// `PERF_EVENT_IOC_RESET` zeroes the count but not the times, so scaling after a reset
-/// uses times relative to a baseline taken at the reset.
+/// uses times relative to a baseline taken at the reset; the criterion measurement
+/// ([`super::measurement`]) scales the difference of two snapshots the same way.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct RawCounts {
-    count: u64,
-    enabled_ns: u64,
-    running_ns: u64,
+pub struct CounterSnapshot {
+    /// Raw count since the counter was opened (or reset).
+    pub count: u64,
+    /// Time the counter was enabled, ns.
+    pub enabled_ns: u64,
+    /// Time the counter was actually counting (on the PMU, for hardware events), ns.
+    pub running_ns: u64,
 }
 
-impl RawCounts {
-    fn since(self, base: RawCounts) -> RawCounts {
-        RawCounts {
+impl CounterSnapshot {
+    /// A snapshot of `count` after `enabled_ns` enabled, `running_ns` running.
+    pub const fn new(count: u64, enabled_ns: u64, running_ns: u64) -> CounterSnapshot {
+        CounterSnapshot {
+            count,
+            enabled_ns,
+            running_ns,
+        }
+    }
+
+    /// The counts and times from `base` to `self`.
+    pub fn since(self, base: CounterSnapshot) -> CounterSnapshot {
+        CounterSnapshot {
             count: self.count.saturating_sub(base.count),
             enabled_ns: self.enabled_ns.saturating_sub(base.enabled_ns),
             running_ns: self.running_ns.saturating_sub(base.running_ns),
         }
+    }
+}
+
+impl From<CountAndTime> for CounterSnapshot {
+    fn from(ct: CountAndTime) -> CounterSnapshot {
+        CounterSnapshot::new(ct.count, ct.time_enabled, ct.time_running)
     }
 }
 
@@ -267,7 +288,7 @@ enum Slot {
     /// own (every event of a [`Grouping::Separate`] set, clock events of a grouped one).
     Open {
         counter: Counter,
-        base: RawCounts,
+        base: CounterSnapshot,
         solo: bool,
     },
     Unavailable(String),
@@ -443,9 +464,10 @@ impl CounterSet {
     /// Multiplexed events are scaled by their enabled/running times over the same interval.
     pub fn read(&mut self) -> io::Result<Vec<CounterReading>> {
         let raw = self.read_raw()?;
-        let reading = |((spec, slot), now): (&(EventSpec, Slot), Result<RawCounts, String>)| match (
-            slot, now,
-        ) {
+        let reading = |((spec, slot), now): (
+            &(EventSpec, Slot),
+            Result<CounterSnapshot, String>,
+        )| match (slot, now) {
             (Slot::Open { base, .. }, Ok(now)) => {
                 CounterReading::from_counts(spec, now.since(*base))
             }
@@ -456,7 +478,7 @@ impl CounterSet {
     }
 
     /// Cumulative raw values, `Err(reason)` per event without one.
-    fn read_raw(&mut self) -> io::Result<Vec<Result<RawCounts, String>>> {
+    fn read_raw(&mut self) -> io::Result<Vec<Result<CounterSnapshot, String>>> {
         let group = match self.leader.as_mut() {
             Some(leader) => Some(leader.read()?),
             None => None,
@@ -478,7 +500,7 @@ fn open_slot(spec: &EventSpec, leader: Option<&mut Group>) -> Slot {
     match opened {
         Ok(counter) => Slot::Open {
             counter,
-            base: RawCounts::default(),
+            base: CounterSnapshot::default(),
             solo,
         },
         Err(e) => Slot::Unavailable(describe_open_error(&e, spec.needs_pmu())),
@@ -487,21 +509,17 @@ fn open_slot(spec: &EventSpec, leader: Option<&mut Group>) -> Slot {
 
 /// Cumulative raw value of one event: from the group read for a grouped event, from its own
 /// fd for a solo one.
-fn read_slot(slot: &mut Slot, group: Option<&GroupData>) -> io::Result<Result<RawCounts, String>> {
+fn read_slot(
+    slot: &mut Slot,
+    group: Option<&GroupData>,
+) -> io::Result<Result<CounterSnapshot, String>> {
     match slot {
         Slot::Unavailable(why) => Ok(Err(why.clone())),
         Slot::Open {
             counter,
             solo: true,
             ..
-        } => {
-            let ct = counter.read_count_and_time()?;
-            Ok(Ok(RawCounts {
-                count: ct.count,
-                enabled_ns: ct.time_enabled,
-                running_ns: ct.time_running,
-            }))
-        }
+        } => Ok(Ok(counter.read_count_and_time()?.into())),
         Slot::Open { counter, .. } => {
             let Some(data) = group else {
                 return Ok(Err("grouped event without a group leader".to_owned()));
@@ -509,11 +527,12 @@ fn read_slot(slot: &mut Slot, group: Option<&GroupData>) -> io::Result<Result<Ra
             let Some(entry) = data.get(counter) else {
                 return Ok(Err("missing from the group read".to_owned()));
             };
-            Ok(Ok(RawCounts {
-                count: entry.value(),
-                enabled_ns: data.time_enabled().map_or(0, |d| d.as_nanos() as u64),
-                running_ns: data.time_running().map_or(0, |d| d.as_nanos() as u64),
-            }))
+            let ns = |d: Option<std::time::Duration>| d.map_or(0, |d| d.as_nanos() as u64);
+            Ok(Ok(CounterSnapshot::new(
+                entry.value(),
+                ns(data.time_enabled()),
+                ns(data.time_running()),
+            )))
         }
     }
 }
@@ -684,25 +703,9 @@ mod tests {
 
     #[test]
     fn raw_counts_since_a_reset_baseline() {
-        let base = RawCounts {
-            count: 0,
-            enabled_ns: 1_000,
-            running_ns: 400,
-        };
-        let now = RawCounts {
-            count: 30,
-            enabled_ns: 1_100,
-            running_ns: 450,
-        };
-        let d = now.since(base);
-        assert_eq!(
-            d,
-            RawCounts {
-                count: 30,
-                enabled_ns: 100,
-                running_ns: 50
-            }
-        );
+        let base = CounterSnapshot::new(0, 1_000, 400);
+        let d = CounterSnapshot::new(30, 1_100, 450).since(base);
+        assert_eq!(d, CounterSnapshot::new(30, 100, 50));
         assert_eq!(
             scale_count(d.count, d.enabled_ns, d.running_ns),
             Ok((60.0, true))

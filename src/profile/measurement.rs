@@ -6,7 +6,8 @@
 //! Use: `Criterion::default().with_measurement(CounterMeasurement::new()?)`. The counter is
 //! enabled once at construction and left running; every sample is the difference of two
 //! cumulative reads, so reading costs one syscall at each end of a sample, never one per
-//! iteration. Values are scaled by `time_enabled / time_running` if the kernel multiplexed.
+//! iteration. Values are scaled by `time_enabled / time_running` if the kernel multiplexed
+//! ([`super::counters::scale_count`]); a sample in which the counter never ran has no value.
 //! The counter follows only the thread that created the measurement (criterion runs the
 //! routine on that thread; work handed to other threads inside `iter_custom` is not counted).
 
@@ -19,7 +20,8 @@ use criterion::measurement::{Measurement, ValueFormatter};
 use perf_event::events::{Hardware, Software};
 use perf_event::{Builder, Counter};
 
-use super::counters::describe_open_error;
+pub use super::counters::CounterSnapshot;
+use super::counters::{describe_open_error, scale_count};
 
 /// Which counter a [`CounterMeasurement`] records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,17 +53,6 @@ impl MeasuredCounter {
             .exclude_hv(true);
         b
     }
-}
-
-/// A cumulative counter snapshot: the count and the kernel's enabled/running times (ns).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CounterSnapshot {
-    /// Raw count since the counter was enabled.
-    pub count: u64,
-    /// Time the counter was enabled, ns.
-    pub enabled_ns: u64,
-    /// Time the counter was actually on the PMU, ns.
-    pub running_ns: u64,
 }
 
 /// Criterion measurement recording [`MeasuredCounter`] instead of wall time.
@@ -150,24 +141,30 @@ impl CounterMeasurement {
                     self.which.name()
                 )
             });
-        CounterSnapshot {
-            count: ct.count,
-            enabled_ns: ct.time_enabled,
-            running_ns: ct.time_running,
-        }
+        ct.into()
+    }
+
+    /// The count from `start` to now, scaled up if the counter was multiplexed in between.
+    ///
+    /// # Panics
+    /// If the counter never ran since `start` (enabled but not scheduled, e.g. the PMU was
+    /// held by another user): criterion's `Measurement::end` has no way to record a sample as
+    /// unavailable, and a zero would be a false figure. The message gives the reason.
+    pub fn count_since(&self, start: CounterSnapshot) -> f64 {
+        counted_between(start, self.snapshot()).unwrap_or_else(|why| {
+            panic!(
+                "the {} counter has no value for this sample: {why}",
+                self.which.name()
+            )
+        })
     }
 }
 
-/// Count between two snapshots, scaled up if the counter was multiplexed in between.
-pub fn counted_between(start: CounterSnapshot, end: CounterSnapshot) -> f64 {
-    let count = end.count.saturating_sub(start.count) as f64;
-    let enabled = end.enabled_ns.saturating_sub(start.enabled_ns);
-    let running = end.running_ns.saturating_sub(start.running_ns);
-    if running == 0 || running == enabled {
-        count
-    } else {
-        count * enabled as f64 / running as f64
-    }
+/// Count between two snapshots, scaled up if the counter was multiplexed in between; `Err`
+/// with the reason when it never ran in between.
+pub fn counted_between(start: CounterSnapshot, end: CounterSnapshot) -> Result<f64, String> {
+    let d = end.since(start);
+    scale_count(d.count, d.enabled_ns, d.running_ns).map(|(value, _scaled)| value)
 }
 
 impl Measurement for CounterMeasurement {
@@ -179,7 +176,7 @@ impl Measurement for CounterMeasurement {
     }
 
     fn end(&self, start: CounterSnapshot) -> f64 {
-        counted_between(start, self.snapshot())
+        self.count_since(start)
     }
 
     fn add(&self, v1: &f64, v2: &f64) -> f64 {
@@ -274,23 +271,26 @@ mod tests {
 
     #[test]
     fn multiplexed_interval_is_scaled() {
-        let a = CounterSnapshot {
-            count: 100,
-            enabled_ns: 1000,
-            running_ns: 1000,
-        };
-        let b = CounterSnapshot {
-            count: 150,
-            enabled_ns: 1100,
-            running_ns: 1050,
-        };
-        assert_eq!(counted_between(a, b), 100.0);
-        let c = CounterSnapshot {
-            count: 150,
-            enabled_ns: 1100,
-            running_ns: 1100,
-        };
-        assert_eq!(counted_between(a, c), 50.0);
+        let a = CounterSnapshot::new(100, 1000, 1000);
+        assert_eq!(
+            counted_between(a, CounterSnapshot::new(150, 1100, 1050)),
+            Ok(100.0)
+        );
+        assert_eq!(
+            counted_between(a, CounterSnapshot::new(150, 1100, 1100)),
+            Ok(50.0)
+        );
+    }
+
+    #[test]
+    fn an_interval_the_counter_never_ran_in_has_no_value() {
+        // Enabled for 100 ns, running for none of them: not a zero, a reason.
+        let why = counted_between(
+            CounterSnapshot::new(100, 1000, 400),
+            CounterSnapshot::new(100, 1100, 400),
+        )
+        .unwrap_err();
+        assert!(why.starts_with("not scheduled"), "{why}");
     }
 
     #[test]

@@ -248,7 +248,7 @@ fn calibrate_window(how: TscRead, window: Duration) -> f64 {
 fn median_and_spread(values: &[f64]) -> (f64, f64) {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
-    let median = sorted[sorted.len() / 2];
+    let median = crate::stats::median(&sorted);
     let spread = (sorted[sorted.len() - 1] - sorted[0]) / median;
     (median, spread)
 }
@@ -439,7 +439,7 @@ pub fn measure_read_cost(clock: &Clock, samples: usize) -> ReadCost {
         gap_min_ns: clock.ticks_to_ns(gaps[0]),
         gap_median_ns: clock.ticks_to_ns(gaps[samples / 2]),
         resolution_ns: resolution.map(|g| clock.ticks_to_ns(g)),
-        amortised_ns: runs[runs.len() / 2],
+        amortised_ns: crate::stats::median(&runs),
     }
 }
 

@@ -9,12 +9,11 @@
 //! On a synthetic or XML topology nothing is bound: [`Machine::bindable`] is false, the
 //! `NumaConfig` carries no CPU sets, and the placement decisions are all there is to check.
 
-pub mod bind;
-pub mod experiment;
-pub mod selection;
+pub mod view;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use callin_reports::schema::{CapabilityPlacement, NumaNode, SCHEMA_VERSION, TopologyResults};
 use hwlocality::Topology;
@@ -33,6 +32,23 @@ pub enum TopologySource {
     Synthetic(String),
     /// An hwloc XML export (`lstopo foo.xml`).
     Xml(PathBuf),
+}
+
+impl TopologySource {
+    /// The error for a topology from this source that hwloc cannot load: `detail` says why.
+    fn error(&self, detail: String) -> TopologyError {
+        match self {
+            TopologySource::Host => TopologyError::Hwloc(detail),
+            TopologySource::Synthetic(spec) => TopologyError::BadSynthetic {
+                spec: spec.clone(),
+                detail,
+            },
+            TopologySource::Xml(path) => TopologyError::BadXml {
+                path: path.clone(),
+                detail,
+            },
+        }
+    }
 }
 
 impl fmt::Display for TopologySource {
@@ -59,6 +75,8 @@ pub enum TopologyError {
     TooManyNodes(usize),
     /// A capability count or map that cannot be placed.
     BadCapabilities(String),
+    /// A thread could not be bound to a node of the topology.
+    Bind(crate::pin::PinError),
 }
 
 impl fmt::Display for TopologyError {
@@ -81,11 +99,18 @@ impl fmt::Display for TopologyError {
                 "the topology has {n} NUMA nodes; rts-core supports at most {MAX_NUMA_NODES}"
             ),
             TopologyError::BadCapabilities(d) => write!(f, "bad capability placement: {d}"),
+            TopologyError::Bind(e) => write!(f, "{e}"),
         }
     }
 }
 
 impl std::error::Error for TopologyError {}
+
+impl From<crate::pin::PinError> for TopologyError {
+    fn from(e: crate::pin::PinError) -> Self {
+        TopologyError::Bind(e)
+    }
+}
 
 /// One core: its OS index (when hwloc knows it) and its PUs' OS indices.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,7 +134,7 @@ pub struct Node {
     pub memory_bytes: Option<u64>,
 }
 
-/// A loaded topology reduced to what the suite needs, plus the hwloc handle for binding.
+/// A loaded topology reduced to what the suite needs, plus the hwloc handle.
 pub struct Machine {
     pub source: TopologySource,
     /// NUMA nodes in logical order (never empty).
@@ -174,7 +199,7 @@ impl Machine {
         Machine::load(TopologySource::Xml(path.to_owned()))
     }
 
-    /// The hwloc topology (for binding).
+    /// The hwloc topology (e.g. to export it as XML).
     pub fn hwloc(&self) -> &Topology {
         &self.topology
     }
@@ -301,6 +326,15 @@ impl Machine {
     }
 }
 
+/// This machine's topology, loaded once per process (for binding threads to a node's CPUs:
+/// [`crate::pin`]).
+pub fn host() -> Result<&'static Machine, TopologyError> {
+    static HOST: OnceLock<Result<Machine, String>> = OnceLock::new();
+    HOST.get_or_init(|| Machine::host().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| TopologyError::Hwloc(e.clone()))
+}
+
 /// Where rts-core puts one capability (and its nursery).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placement {
@@ -326,47 +360,23 @@ pub fn parse_cap_map(s: &str) -> Result<Vec<u32>, TopologyError> {
 
 fn build(source: &TopologySource) -> Result<Topology, TopologyError> {
     let builder = Topology::builder();
+    let fail = |detail: String| source.error(detail);
     let builder = match source {
         TopologySource::Host => builder,
-        TopologySource::Synthetic(spec) => {
-            if spec.trim().is_empty() {
-                return Err(TopologyError::BadSynthetic {
-                    spec: spec.clone(),
-                    detail: "empty description".into(),
-                });
-            }
-            builder
-                .from_synthetic(spec)
-                .map_err(|e| TopologyError::BadSynthetic {
-                    spec: spec.clone(),
-                    detail: e.to_string(),
-                })?
+        TopologySource::Synthetic(spec) if spec.trim().is_empty() => {
+            return Err(fail("empty description".into()));
         }
-        TopologySource::Xml(path) => {
-            if !path.is_file() {
-                return Err(TopologyError::BadXml {
-                    path: path.clone(),
-                    detail: "no such file".into(),
-                });
-            }
-            builder
-                .from_xml_file(path)
-                .map_err(|e| TopologyError::BadXml {
-                    path: path.clone(),
-                    detail: e.to_string(),
-                })?
-        }
+        TopologySource::Synthetic(spec) => builder
+            .from_synthetic(spec)
+            .map_err(|e| fail(e.to_string()))?,
+        TopologySource::Xml(path) if !path.is_file() => return Err(fail("no such file".into())),
+        TopologySource::Xml(path) => builder
+            .from_xml_file(path)
+            .map_err(|e| fail(e.to_string()))?,
     };
     builder.build().map_err(|e| match source {
-        TopologySource::Host => TopologyError::Hwloc(e.to_string()),
-        TopologySource::Synthetic(spec) => TopologyError::BadSynthetic {
-            spec: spec.clone(),
-            detail: e.to_string(),
-        },
-        TopologySource::Xml(path) => TopologyError::BadXml {
-            path: path.clone(),
-            detail: format!("hwloc could not build a topology from it ({e})"),
-        },
+        TopologySource::Xml(_) => fail(format!("hwloc could not build a topology from it ({e})")),
+        TopologySource::Host | TopologySource::Synthetic(_) => fail(e.to_string()),
     })
 }
 

@@ -13,8 +13,9 @@ use callin_reports::schema::{NumaRow, NurseryAccess, Spread};
 use rts_core::rts::ForeignNode;
 use rts_core::{Config, PolicySet};
 
-use super::bind::{ThreadPlacement, bind_current_thread};
-use super::{Machine, TopologyError};
+use crate::pin::{self, PinTarget};
+use crate::stats::spread;
+use crate::topology::{Machine, TopologyError};
 
 /// Why cross-node cells are empty on a one-node machine.
 pub const NEEDS_MULTI_NODE: &str = "needs a multi-node machine (this one has 1 NUMA node)";
@@ -173,7 +174,7 @@ pub fn drive(
                 let gate = Arc::clone(&gate);
                 s.spawn(move || -> Result<(), TopologyError> {
                     if let Some(n) = node {
-                        bind_current_thread(machine, ThreadPlacement::Node(n))?;
+                        pin::bind(machine, PinTarget::Node(n))?;
                         // SAFETY: the RTS is initialised (run_row) and node `n` exists in it.
                         unsafe { rts_core::ffi::rts_pinThreadToNumaNode(n as i32) };
                     }
@@ -206,17 +207,7 @@ pub fn drive(
         }
         Ok::<_, TopologyError>(times)
     })?;
-    Ok(spread(per_rep))
-}
-
-fn spread(mut v: Vec<f64>) -> Spread {
-    v.sort_by(f64::total_cmp);
-    Spread {
-        median: v[v.len() / 2],
-        min: v[0],
-        max: v[v.len() - 1],
-        reps: v.len() as u32,
-    }
+    Ok(spread(&per_rep))
 }
 
 /// Load latency from node `thread_node` into `plan.access_bytes` first-touched on `mem_node`.
@@ -229,7 +220,7 @@ pub fn access_cost(
     let lines = plan.access_bytes / 64;
     let chase = std::thread::scope(|s| {
         s.spawn(|| {
-            bind_current_thread(machine, ThreadPlacement::Node(mem_node))?;
+            pin::bind(machine, PinTarget::Node(mem_node))?;
             Ok::<_, TopologyError>(Chase::new(lines))
         })
         .join()
@@ -238,7 +229,7 @@ pub fn access_cost(
     let pages_on_node = page_node(machine, chase.addr());
     let times = std::thread::scope(|s| {
         s.spawn(|| {
-            bind_current_thread(machine, ThreadPlacement::Node(thread_node))?;
+            pin::bind(machine, PinTarget::Node(thread_node))?;
             chase.run(plan.access_steps); // warm the TLB and caches' view of the pattern
             let v = (0..plan.reps)
                 .map(|_| {
@@ -257,7 +248,7 @@ pub fn access_cost(
         memory_node: mem_node,
         pages_on_node,
         bytes: (lines * 64) as u64,
-        ns_per_access: Some(spread(times)),
+        ns_per_access: Some(spread(&times)),
         skipped: None,
     })
 }

@@ -8,7 +8,8 @@ use callin_reports::schema::{SelectionCost, Spread};
 use rts_core::rts::{self, ForeignNode, SelectError, SelectedCap};
 use rts_core::{Config, PolicySet, Rts};
 
-use super::{Machine, TopologyError};
+use crate::stats::spread;
+use crate::topology::{Machine, TopologyError};
 
 /// (capabilities, synthetic topology with one core per capability).
 pub const SIZES: [(u32, &str); 3] = [
@@ -113,7 +114,7 @@ pub fn select_once(rts: &Rts) -> bool {
 /// Median / min / max nanoseconds per selection over `reps` loops of `iters`.
 pub fn time_selection(rts: &Rts, case: Case, iters: u32, reps: u32) -> Spread {
     with_case(rts, case, || {
-        let mut per: Vec<f64> = (0..reps)
+        let per: Vec<f64> = (0..reps)
             .map(|_| {
                 let t0 = Instant::now();
                 for _ in 0..iters {
@@ -122,23 +123,14 @@ pub fn time_selection(rts: &Rts, case: Case, iters: u32, reps: u32) -> Spread {
                 t0.elapsed().as_nanos() as f64 / f64::from(iters)
             })
             .collect();
-        per.sort_by(f64::total_cmp);
-        Spread {
-            median: per[per.len() / 2],
-            min: per[0],
-            max: per[per.len() - 1],
-            reps,
-        }
+        spread(&per)
     })
 }
 
 /// Selection cost at every size, for both policies and each reachable case.
 pub fn measure_all(iters: u32, reps: u32) -> Result<Vec<(Case, SelectionCost)>, TopologyError> {
     let mut out = Vec::new();
-    for (label, policy) in [
-        ("lockfree", PolicySet::lockfree()),
-        ("ghc", PolicySet::ghc()),
-    ] {
+    for (label, policy) in super::policies() {
         for (caps, spec) in SIZES {
             let (rts, nodes) = instance(caps, spec, policy)?;
             for &case in Case::for_policy(&policy) {
