@@ -40,8 +40,14 @@ fn a_local_row_on_the_host_is_measured_with_no_remote_acquisitions() {
         foreign_node: rts_core::rts::ForeignNode::Zero,
     };
     let local = Placement::Pinned { thread: 0, caps: 0 };
-    let (row, pages) =
-        experiment::run_row(&host, local, "lockfree", PolicySet::lockfree(), &plan).unwrap();
+    let (row, pages) = experiment::run_row(
+        &host,
+        local,
+        callin_vocab::POLICY_SET_DEFAULT,
+        PolicySet::lockfree(),
+        &plan,
+    )
+    .unwrap();
     assert_eq!(row.skipped, None);
     assert_eq!((row.thread_node, row.capability_node), (Some(0), Some(0)));
     let s = row.ns_per_call.expect("measured");
