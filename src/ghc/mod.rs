@@ -283,6 +283,14 @@ impl GhcRts {
                 }
             })?;
         let lib = libloading::Library::from(lib);
+        if load_symbol::<HsInitGhc>(&lib, "hs_init_ghc").is_err() {
+            return Err(GhcError::Load {
+                library: library.to_owned(),
+                detail: "it has no hs_init_ghc, so it does not link GHC's RTS (a baseline library \
+                         must link GHC's threaded RTS, which the harness starts with hs_init_ghc)"
+                    .into(),
+            });
+        }
         let rts = GhcRts {
             hs_thread_done: load_symbol(&lib, "hs_thread_done")?,
             set_num_capabilities: load_symbol(&lib, "setNumCapabilities")?,

@@ -143,11 +143,14 @@ pub struct Toolchain {
 const GHC_IN_ROOT: &str = "/usr/bin/ghc";
 
 impl Toolchain {
-    /// The GHC `spec` names: an executable (`ghc` on PATH, `/opt/ghc/bin/ghc`, ...) run on the
-    /// host, or a directory holding a root file system with `/usr/bin/ghc` (e.g. the Debian 13
-    /// root `scripts/ghc-root.sh` makes), run inside that root.
+    /// The GHC `spec` names: an executable (a bare name such as `ghc` is looked up on PATH;
+    /// `/opt/ghc/bin/ghc`, ...) run on the host, or a directory path holding a root file system
+    /// with `/usr/bin/ghc` (e.g. the Debian 13 root `scripts/ghc-root.sh` makes), run inside it.
     pub fn detect(spec: &Path) -> Result<Toolchain, GhcError> {
-        let (ghc, root) = if spec.is_dir() {
+        // A bare name is a command looked up on PATH (as a shell does), even if a directory of
+        // that name is in the working directory (this repository has `ghc/`).
+        let bare = spec.components().count() == 1 && !spec.is_absolute();
+        let (ghc, root) = if spec.is_dir() && !bare {
             let root = std::path::absolute(spec).map_err(|e| bad_ghc(spec, &e.to_string()))?;
             if !root.join(&GHC_IN_ROOT[1..]).exists() {
                 return Err(bad_ghc(
