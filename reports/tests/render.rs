@@ -567,3 +567,33 @@ fn a_malformed_step_log_is_an_error_naming_the_file_and_line() {
         "{msg}"
     );
 }
+
+#[test]
+fn the_summary_comes_first_and_states_each_comparison_with_its_interval() {
+    let page = render(&fixture_inputs());
+    assert!(page.find("id=\"summary\"").unwrap() < page.find("id=\"manifest\"").unwrap());
+    let summary = section_text(&page, "summary");
+    assert!(
+        summary.contains("default ran 12.")
+            && summary.contains("times faster than real-ghc 9.0.2 at 1 thread, 1 capability"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("95 % interval") && summary.contains("7 paired rounds"),
+        "{summary}"
+    );
+    let headline = section_text(&page, "headline");
+    assert!(
+        headline.contains("real-ghc 9.0.2 ÷ default"),
+        "ratio columns by label"
+    );
+    assert!(
+        headline.contains("Real-GHC systems") && headline.contains("c_function"),
+        "{headline}"
+    );
+    let change = section_text(&page, "baseline");
+    assert!(
+        change.contains("95 % interval") && change.contains("Moses"),
+        "{change}"
+    );
+}

@@ -9,8 +9,9 @@
 //! repeated call with identical arguments, and an error for different ones; `hs_exit` is never
 //! called. Between driver runs the capability count can change with
 //! [`GhcRts::set_num_capabilities`] (GHC's `setNumCapabilities`); any other RTS option (`-A`,
-//! `-qg`, ...) needs a fresh process, so a matrix over those runs each configuration in a child
-//! process (the child reads its options from [`RTS_ARGS_ENV`]; `tests/ghc_baseline.rs` shows it).
+//! `-qg`, ...) needs a fresh process, so a matrix over those runs each configuration in a worker
+//! process (`crate::matrix::worker`; `tests/ghc_baseline.rs` reads its options from
+//! [`RTS_ARGS_ENV`]).
 //!
 //! Symbol hygiene: GHC's stub binds `rts_lock` etc. in the global scope first, where rts-core's
 //! `#[unsafe(no_mangle)]` definitions would win if the executable exported them. `init` refuses
@@ -49,14 +50,13 @@ const PROG_NAME: &str = "callin-bench-ghc-baseline";
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum GhcError {
-    /// The build script skipped (ghc missing and not installable, ...).
+    /// The baseline cannot run here (ghc missing, no shared threaded RTS, not root for a
+    /// rooted toolchain, ...).
     Unavailable {
         reason: String,
     },
-    /// The build script failed.
+    /// The builder could not read, write or run something (the message says what).
     Build(String),
-    /// `target/ghc-baseline/STATUS` is missing or malformed.
-    Status(String),
     /// `RtsConfig` mirror and installed header disagree.
     Layout(String),
     Load {
@@ -113,7 +113,6 @@ impl fmt::Display for GhcError {
         match self {
             GhcError::Unavailable { reason } => write!(f, "GHC baseline unavailable: {reason}"),
             GhcError::Build(s) => write!(f, "GHC baseline build failed: {s}"),
-            GhcError::Status(s) => write!(f, "GHC baseline status: {s}"),
             GhcError::Layout(s) => write!(f, "RtsConfig layout mismatch: {s}"),
             GhcError::Load { library, detail } => {
                 write!(f, "cannot load {}: {detail}", library.display())

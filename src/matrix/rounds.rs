@@ -16,6 +16,9 @@ use super::cells::{self, RoundResult};
 use super::contender::Contender;
 use super::worker::Worker;
 
+/// A cell's rounds so far, or why it failed.
+type CellRounds = Result<Vec<RoundResult>, String>;
+
 /// What to measure.
 pub struct Rounds<'a> {
     pub contenders: &'a [Contender],
@@ -49,8 +52,7 @@ pub fn measure(m: &Rounds<'_>, bar: &ProgressBar) -> anyhow::Result<Vec<Cell>> {
         }
     }
     // (contender, config) -> rounds so far, or why the cell failed.
-    let mut results: BTreeMap<(usize, (u32, u32)), Result<Vec<RoundResult>, String>> =
-        BTreeMap::new();
+    let mut results: BTreeMap<(usize, (u32, u32)), CellRounds> = BTreeMap::new();
     for r in 0..m.rounds {
         for &(threads, cap) in m.configs {
             for k in 0..n {

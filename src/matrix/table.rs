@@ -20,12 +20,21 @@ fn ratio_text(r: Option<callin_reports::schema::RatioEstimate>) -> String {
 /// The table.
 pub fn render(r: &RunResults) -> String {
     let labels = summary::labels(r);
-    let Some(reference) = labels.first() else {
+    let Some(reference) = labels.first().cloned() else {
         return "no cells\n".into();
     };
+    // Long labels (real-GHC variants) get short column names and a legend above the table.
+    let legend = labels.iter().any(|l| l.chars().count() > 16);
+    let name = |i: usize| {
+        if legend {
+            format!("#{}", i + 1)
+        } else {
+            labels[i].clone()
+        }
+    };
     let mut header = vec!["threads x caps".to_owned()];
-    header.extend(labels.iter().cloned());
-    header.extend(labels[1..].iter().map(|l| format!("{l} / {reference}")));
+    header.extend((0..labels.len()).map(name));
+    header.extend((1..labels.len()).map(|i| format!("{} / {}", name(i), name(0))));
     let mut rows = vec![header];
     let mut configs: Vec<(u32, u32)> = Vec::new();
     for c in &r.cells {
@@ -48,7 +57,7 @@ pub fn render(r: &RunResults) -> String {
             });
         }
         for l in &labels[1..] {
-            row.push(ratio_text(summary::ratio(r, l, reference, threads, caps)));
+            row.push(ratio_text(summary::ratio(r, l, &reference, threads, caps)));
         }
         rows.push(row);
     }
@@ -60,6 +69,11 @@ pub fn render(r: &RunResults) -> String {
         "ns per call (median over {} paired rounds; per caller); ratios: median [95 % interval] of per-round ratios\n",
         r.rounds
     );
+    if legend {
+        for (i, l) in labels.iter().enumerate() {
+            out.push_str(&format!("  #{} = {l}\n", i + 1));
+        }
+    }
     for (n, row) in rows.iter().enumerate() {
         let line: Vec<String> = row
             .iter()

@@ -34,7 +34,7 @@ use super::cells::RoundResult;
 use super::contender::{GhcCheck, GhcLaunch, Launch};
 use super::{plan, rts_core_cell};
 use crate::driver::{self, CallTarget, Expect, Signature};
-use crate::ghc::{GhcRts, Toolchain};
+use crate::ghc::GhcRts;
 
 /// Where the harness binary is mounted inside a toolchain's root.
 const EXE_IN_ROOT: &str = "/opt/callin-bench/callin-bench";
@@ -407,13 +407,5 @@ fn ghc_spec(g: &GhcLaunch, caps: u32) -> WorkerSpec {
         signature: g.signature,
         check: g.check,
         rts_version: g.check_rts_file.then(|| g.toolchain.version.to_string()),
-    }
-}
-
-/// The toolchain a launch runs on, if real GHC.
-pub fn toolchain_of(launch: &Launch) -> Option<&Toolchain> {
-    match launch {
-        Launch::RealGhc(g) => Some(&g.toolchain),
-        _ => None,
     }
 }

@@ -73,7 +73,7 @@ impl Change {
             _ => "no interval".to_owned(),
         };
         format!(
-            "{} x {} {}: {} ns -> {} ns per call, {} ({interval})",
+            "{} x {} {}: {} -> {} per call, {} ({interval})",
             self.threads,
             self.capabilities,
             self.label,
