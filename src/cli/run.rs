@@ -37,10 +37,10 @@ pub struct RunArgs {
     pub systems: Option<Vec<System>>,
     /// Paired rounds: each round measures every system of every cell once, order rotated
     /// (default 20, 9 with --quick; a 95 % interval needs at least 6).
-    #[arg(long, alias = "reps", value_parser = positive)]
+    #[arg(long, alias = "reps", value_parser = rounds_arg)]
     pub rounds: Option<u32>,
     /// Milliseconds each system runs per round and cell (default 350, 100 with --quick).
-    #[arg(long, alias = "cell-ms", value_parser = positive)]
+    #[arg(long, alias = "cell-ms", value_parser = round_ms_arg)]
     pub round_ms: Option<u32>,
     /// Skip the policy ablation.
     #[arg(long)]
@@ -121,6 +121,28 @@ fn positive(s: &str) -> Result<u32, String> {
         Ok(n) => Ok(n),
         Err(_) => Err(format!("{s:?} is not a positive integer")),
     }
+}
+
+/// At most 10,000 rounds (the report keeps every round's figure per cell).
+fn rounds_arg(s: &str) -> Result<u32, String> {
+    positive(s).and_then(|n| {
+        if n <= 10_000 {
+            Ok(n)
+        } else {
+            Err(format!("{n} rounds: at most 10000"))
+        }
+    })
+}
+
+/// At most 600,000 ms (10 minutes) per system per round.
+fn round_ms_arg(s: &str) -> Result<u32, String> {
+    positive(s).and_then(|n| {
+        if n <= 600_000 {
+            Ok(n)
+        } else {
+            Err(format!("{n} ms: at most 600000"))
+        }
+    })
 }
 
 fn percent(s: &str) -> Result<f64, String> {
@@ -298,6 +320,8 @@ mod tests {
         assert!(positive("0").is_err());
         assert!(positive("x").unwrap_err().contains("\"x\""));
         assert_eq!(percent("10%"), Ok(10.0));
+        assert!(rounds_arg("10001").unwrap_err().contains("at most"));
+        assert!(round_ms_arg("600001").is_err());
         assert!(percent("-1").is_err());
     }
 }
