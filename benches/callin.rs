@@ -57,7 +57,12 @@ fn real_ghc(c: &mut Criterion) {
     };
     for &caps in CAPABILITIES {
         rts.set_num_capabilities(caps).expect("setNumCapabilities");
-        bench_system(c, System::RealGhc, caps, rts.c_function());
+        bench_system(
+            c,
+            System::RealGhc,
+            caps,
+            rts.c_function().expect("c_function"),
+        );
     }
 }
 

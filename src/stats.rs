@@ -6,18 +6,13 @@
 
 use callin_reports::schema::Spread;
 
-/// The median of `sorted`, which must be sorted ascending and non-empty.
+/// The median of `sorted`, non-empty (the report's [`callin_reports::paired::median`], which the
+/// paired-round intervals use too).
 ///
 /// # Panics
 /// If `sorted` is empty.
 pub fn median(sorted: &[f64]) -> f64 {
-    let n = sorted.len();
-    assert!(n > 0, "the median of no values");
-    if n % 2 == 1 {
-        sorted[n / 2]
-    } else {
-        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
-    }
+    callin_reports::paired::median(sorted).expect("the median of no values")
 }
 
 /// Median, min, max and count of `values` (any order, non-empty).

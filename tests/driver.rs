@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::time::Duration;
 
 use callin_bench::driver::{
-    self, CallTarget, DriverConfig, DriverError, Expect, RunHooks, RunMode, RunReport,
+    self, CallTarget, DriverConfig, DriverError, Expect, RunHooks, RunMode, RunReport, Signature,
+    Value,
 };
 use callin_bench::pin::{self, PinPolicy, PinTarget};
 
@@ -75,8 +76,13 @@ fn a_wrong_function_is_detected_on_every_call() {
     assert_eq!(r.warmup_wrong_results, 4);
     let w = r.first_wrong.expect("first wrong result recorded");
     assert_eq!(w.thread, 0);
-    assert_eq!(w.got, w.input + 2);
-    assert_eq!(w.expected, w.input + 1);
+    let Value::Int(input) = w.input else {
+        panic!("an Int target reports Int values: {w:?}")
+    };
+    assert_eq!(
+        (w.got, w.expected),
+        (Value::Int(input + 2), Value::Int(input + 1))
+    );
     let err = r.ensure_correct().unwrap_err();
     assert!(
         matches!(err, DriverError::WrongResults { count: 2_004, .. }),
@@ -92,7 +98,10 @@ fn occasional_wrong_results_are_counted_exactly() {
     assert_eq!(r.threads[0].wrong, 10);
     assert_eq!(r.threads[1].wrong, 10);
     assert_eq!(r.wrong_results, 20);
-    assert_eq!(r.first_wrong.unwrap().input & 1023, 7);
+    let Value::Int(input) = r.first_wrong.unwrap().input else {
+        panic!("Int input")
+    };
+    assert_eq!(input & 1023, 7);
 }
 
 #[test]
@@ -303,4 +312,71 @@ fn report_serialises_to_json() {
         v.get("histogram").is_none(),
         "the raw histogram is not serialised"
     );
+}
+
+extern "C" fn times_two_five(x: f64) -> f64 {
+    x * 2.5
+}
+
+extern "C" fn counter(_: i32) -> i32 {
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, SeqCst) as i32
+}
+
+fn raw<A, R>(f: extern "C" fn(A) -> R, sig: &str) -> CallTarget {
+    // SAFETY: `f` is a safe function of exactly the parsed signature.
+    unsafe { CallTarget::from_raw(f as *const std::ffi::c_void, Signature::parse(sig).unwrap()) }
+}
+
+#[test]
+fn other_signatures_are_checked_against_a_reference_call() {
+    let target = raw(
+        times_two_five as extern "C" fn(f64) -> f64,
+        "Double -> IO Double",
+    );
+    let arg = Value::Double(4.0);
+    let result = target.call_value(arg).unwrap();
+    assert_eq!(result, Value::Double(10.0));
+    let cfg = DriverConfig {
+        expect: Expect::Same { arg, result },
+        ..calls(2, 1_000)
+    };
+    let r = driver::run(target, &cfg).unwrap();
+    assert_eq!((r.total_calls, r.wrong_results), (2_000, 0));
+    assert_eq!(r.config.expect, "same as reference call");
+    // A function that is not deterministic fails the check on (nearly) every call.
+    let target = raw(counter as extern "C" fn(i32) -> i32, "CInt -> IO CInt");
+    let result = target.call_value(Value::CInt(0)).unwrap();
+    let cfg = DriverConfig {
+        expect: Expect::Same {
+            arg: Value::CInt(0),
+            result,
+        },
+        ..calls(1, 100)
+    };
+    let r = driver::run(target, &cfg).unwrap();
+    assert_eq!(r.wrong_results, 100, "every timed call returns a new count");
+}
+
+#[test]
+fn a_check_that_does_not_fit_the_signature_is_refused() {
+    let target = raw(
+        times_two_five as extern "C" fn(f64) -> f64,
+        "Double -> IO Double",
+    );
+    let err = driver::run(target, &calls(1, 10)).unwrap_err();
+    assert!(
+        err.to_string().contains("needs an Int -> IO Int target"),
+        "{err}"
+    );
+    let cfg = DriverConfig {
+        expect: Expect::Same {
+            arg: Value::Int(1),
+            result: Value::Double(2.5),
+        },
+        ..calls(1, 10)
+    };
+    let err = driver::run(target, &cfg).unwrap_err();
+    assert!(err.to_string().contains("do not fit"), "{err}");
+    assert!(target.call_value(Value::Int(1)).is_err());
 }

@@ -75,7 +75,7 @@ fn rts_like(sym: &str) -> bool {
 fn rts_config_mirror_matches_the_installed_header() {
     let artifact = built();
     assert!(artifact.c_layout.contains_key("rtsconfig_size"));
-    ghc::check_layout(&artifact).unwrap();
+    ghc::check_layout(&artifact.c_layout).unwrap();
 }
 
 #[test]
@@ -134,8 +134,7 @@ fn ghc_c_function_runs_on_ghcs_rts() {
         "RTLD_LOCAL: not global"
     );
     assert_eq!(rts.enabled_capabilities(), 1, "+RTS -N1 took effect");
-    // SAFETY: the RTS is started; c_function is GHC's foreign export of `foo`.
-    assert_eq!(unsafe { (rts.raw_c_function())(41) }, 42);
+    assert_eq!(rts.c_function().unwrap().call(41), 42);
 
     let before = rts.allocated_bytes();
     let r = run_checked(rts, 2, 20_000);
@@ -165,7 +164,7 @@ fn run_checked_pinned(rts: &GhcRts, threads: usize, calls: u64, pin: PinPolicy) 
         expect: Expect::PlusOne,
         ..DriverConfig::default()
     };
-    let r = driver::run(rts.c_function(), &cfg).unwrap();
+    let r = driver::run(rts.c_function().unwrap(), &cfg).unwrap();
     r.ensure_correct().unwrap();
     r
 }

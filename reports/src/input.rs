@@ -139,13 +139,20 @@ impl ReportInputs {
         let steps = load_steps(&results_dir.join(STEPS_FILE))?;
         let job = steps.loaded().map_or(&[][..], Vec::as_slice);
         let dir = results_dir;
-        Ok(ReportInputs {
-            run: load_result(
-                dir,
-                job,
-                RUN_FILE,
-                "run `callin-bench run` to measure the matrix",
-            )?,
+        let run: Input<RunResults> = load_result(
+            dir,
+            job,
+            RUN_FILE,
+            "run `callin-bench run` to measure the matrix",
+        )?;
+        // A run compared with a named baseline (`run --baseline NAME`) says which file that is.
+        let named_baseline = run
+            .loaded()
+            .and_then(|r| r.baseline.as_ref())
+            .map(|b| dir.join(&b.file))
+            .filter(|p| p.exists());
+        let mut inputs = ReportInputs {
+            run,
             profile: load_result(
                 dir,
                 job,
@@ -169,10 +176,15 @@ impl ReportInputs {
                 dir,
                 job,
                 BASELINE_FILE,
-                "no baseline saved: copy an earlier run's JSON there to compare",
+                "no baseline: run `callin-bench run --baseline NAME` (after `--save-baseline NAME`), \
+                 or copy an earlier run's JSON there",
             )?,
             steps,
-        })
+        };
+        if let Some(path) = named_baseline {
+            inputs = inputs.with_baseline_file(&path)?;
+        }
+        Ok(inputs)
     }
 
     /// Every input by name, loaded (`Ok`) or missing with the reason, in the page's order.

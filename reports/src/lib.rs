@@ -22,14 +22,16 @@ pub mod criterion;
 mod error;
 pub mod format;
 pub mod input;
+pub mod paired;
 mod render;
 pub mod schema;
+pub mod summary;
 
 pub use error::ReportError;
 pub use input::{Input, ReportInputs};
 pub use render::{
     Change, ChangeStatus, DEFAULT_CRITERION_HREF, REGRESSION_THRESHOLD, SECTIONS, compare_runs,
-    render, render_with_criterion_href,
+    mismatches, render, render_with_criterion_href,
 };
 
 use serde::Serialize;
@@ -90,7 +92,7 @@ pub fn write_report(
 /// The `results.json` content for `inputs`.
 pub fn report_json(inputs: &ReportInputs, run_id: String) -> ReportJson<'_> {
     let baseline_comparison = match (inputs.run.loaded(), inputs.baseline.loaded()) {
-        (Some(now), Some(then)) => Some(compare_runs(now, then)),
+        (Some(now), Some(then)) => Some(compare_runs(now, then, REGRESSION_THRESHOLD)),
         _ => None,
     };
     ReportJson {

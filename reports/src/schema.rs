@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Version of this schema; bump on any incompatible change and keep readers strict.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 // ---------------------------------------------------------------------------------------------
 // Shared pieces
@@ -71,6 +71,11 @@ impl Source {
 
 /// Everything one `callin-bench run` measured: the machine, the threads × caps × system matrix,
 /// the floor and the policy ablation.
+///
+/// The matrix and the ablation run in paired rounds: each round measures every system of a
+/// configuration once (order rotated round to round), so a ratio between two systems is taken
+/// within each round ([`Cell::rounds_ns`], aligned by index) and then summarised
+/// ([`RatioEstimate`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunResults {
     /// Always [`SCHEMA_VERSION`].
@@ -89,6 +94,71 @@ pub struct RunResults {
     /// Policy ablation: one design choice switched at a time.
     #[serde(default)]
     pub ablation: Vec<AblationRow>,
+    /// Paired rounds of the matrix (count): every measured cell has this many `rounds_ns`.
+    pub rounds: u32,
+    /// The saved baseline this run was compared with (`--baseline NAME`), if any.
+    pub baseline: Option<BaselineRef>,
+}
+
+/// A saved baseline a run was compared with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaselineRef {
+    /// The name given to `--save-baseline` / `--baseline`.
+    pub name: String,
+    /// Its file, relative to the results directory (`baselines/<name>.json`).
+    pub file: String,
+}
+
+/// A real-GHC system: which GHC, which RTS settings, which export of which library. Its
+/// [`label`](RealGhcVariant::label) is the one name of the system in CLI output, JSON and report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RealGhcVariant {
+    /// `ghc --numeric-version` of the compiler that built the library (e.g. `9.6.6`).
+    pub ghc_version: String,
+    /// Which ghc: its path, and the root file system it runs in when not the host.
+    pub ghc: String,
+    /// RTS options besides `-N<caps>` (e.g. `["-A4m", "-qg"]`); empty = GHC's defaults.
+    #[serde(default)]
+    pub rts_args: Vec<String>,
+    /// The exported C function driven (e.g. `c_function`).
+    pub export: String,
+    /// Its signature (e.g. `Int -> IO Int`).
+    pub signature: String,
+    /// True for the project's own `foo x = return (x + 1)` (`ghc/Fun.hs`, `ghc/Export.hs`).
+    pub project_export: bool,
+    /// SHA-256 (hex) of the Haskell sources, or of the library file for `--lib`.
+    pub source_hash: String,
+    /// The library driven (as the worker process opened it).
+    pub library: String,
+    /// What the driver checks of each result (e.g. `x+1`, `same as reference call`).
+    pub check: String,
+}
+
+impl RealGhcVariant {
+    /// `real-ghc 9.0.2`, `real-ghc 9.6.6 -A4m -qg`, `real-ghc 9.0.2 export=loop`: the system
+    /// name, the GHC version, the RTS settings, and the export unless it is the project's.
+    pub fn label(&self) -> String {
+        let mut parts = vec![System::RealGhc.name().to_owned(), self.ghc_version.clone()];
+        parts.extend(self.rts_args.iter().cloned());
+        if !self.project_export {
+            parts.push(format!("export={}", self.export));
+        }
+        parts.join(" ")
+    }
+}
+
+/// A ratio of two systems' ns per call (`numerator ÷ denominator`; > 1 = the numerator is
+/// slower), summarised over paired rounds (or, between runs, over all pairs of rounds).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RatioEstimate {
+    /// Median of the per-round ratios (factor).
+    pub median: f64,
+    /// Lower end of the 95 % interval (factor); `None` with too few rounds for one.
+    pub low: Option<f64>,
+    /// Upper end of the 95 % interval (factor).
+    pub high: Option<f64>,
+    /// Rounds (or pairs of rounds) the estimate summarises (count).
+    pub rounds: u32,
 }
 
 /// The machine, toolchain and counter availability of a run.
@@ -144,11 +214,17 @@ pub struct CounterAvailability {
 
 pub use callin_vocab::{POLICY_SET_DEFAULT, POLICY_SET_GHC, Phase, PhaseGroup, System};
 
-/// One measured (or skipped) configuration of the end-to-end `c_function` matrix.
+/// One measured (or skipped) configuration of the end-to-end matrix.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cell {
     /// Which implementation was driven.
     pub system: System,
+    /// The system's name in this run, unique per configuration: the system name for rts-core
+    /// (`default`, `ghc-mode`), [`RealGhcVariant::label`] for real GHC, with ` #2`, ` #3` for a
+    /// system given twice (an A/A run).
+    pub label: String,
+    /// Which GHC, RTS settings and export, for real GHC.
+    pub variant: Option<RealGhcVariant>,
     /// OS threads calling `c_function` concurrently (count).
     pub threads: u32,
     /// RTS capabilities (`-N`) (count).
@@ -159,15 +235,20 @@ pub struct Cell {
     pub pinning: Option<String>,
     /// Calls each thread made per repetition (count).
     pub calls_per_thread: Option<u64>,
-    /// Wall time per call in nanoseconds: per-thread wall time / calls, spread over repetitions.
+    /// Wall time per call in nanoseconds: per-thread wall time / calls, spread over rounds.
     pub ns_per_call: Option<Spread>,
+    /// ns per call in each round, in round order (empty when skipped): the paired samples every
+    /// ratio is computed from.
+    #[serde(default)]
+    pub rounds_ns: Vec<f64>,
     /// Aggregate throughput in calls per second (all threads), median over repetitions.
     pub calls_per_sec: Option<f64>,
     /// Per-call latency percentiles from the sampled histogram.
     pub latency: Option<LatencyPercentiles>,
     /// Calls completed per thread, to judge fairness under oversubscription.
     pub fairness: Option<Fairness>,
-    /// Calls whose result was not `x + 1` (count); `None` when not checked.
+    /// Calls whose result failed the driver's check (count; `x + 1` for the project's export,
+    /// equal to a reference call for a user's); `None` when not checked.
     pub wrong_results: Option<u64>,
     /// Model statistics (rts-core `stats` feature): name → value, e.g. `gcs_per_call`,
     /// `bytes_allocated_per_call`, `lock_acquisitions_per_call`. Absent for real GHC.
@@ -239,11 +320,13 @@ pub struct AblationRow {
     pub threads: u32,
     /// Capabilities (count).
     pub capabilities: u32,
-    /// Nanoseconds per call with the choice switched, spread over repetitions.
+    /// Nanoseconds per call with the choice switched, spread over rounds.
     pub ns_per_call: Option<Spread>,
-    /// median ns/call of this row / median ns/call of the all-default set at the same threads and
-    /// capabilities (factor; > 1 = slower than default).
-    pub ratio_to_default: Option<f64>,
+    /// This row ÷ the all-default set at the same threads and capabilities, over paired rounds
+    /// (factor; > 1 = slower than default).
+    pub ratio_to_default: Option<RatioEstimate>,
+    /// This row ÷ the all-`ghc` set at the same threads and capabilities, over paired rounds.
+    pub ratio_to_ghc: Option<RatioEstimate>,
     /// Why the row was not measured.
     pub skipped: Option<String>,
 }

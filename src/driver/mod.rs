@@ -1,5 +1,6 @@
-//! The multi-threaded call driver: owns running any `extern "C" fn(i64) -> i64` from N OS
-//! threads and measuring it. Threads are created, pinned ([`crate::pin`]) and warmed up before
+//! The multi-threaded call driver: owns running any one-argument C function of a [`Signature`]
+//! (`Int`, `CInt`, `Word` or `Double` in and out; `extern "C" fn(i64) -> i64` is the common case)
+//! from N OS threads and measuring it. Threads are created, pinned ([`crate::pin`]) and warmed up before
 //! timing, then released together through a start gate; each makes K calls ([`RunMode::Calls`])
 //! or calls until a shared stop flag is set ([`RunMode::Duration`], which makes unfairness under
 //! oversubscription visible as unequal call counts). Every result is checked ([`Expect`]);
@@ -11,13 +12,17 @@
 
 mod gate;
 mod report;
+mod signature;
 mod worker;
 
+use std::ffi::c_void;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+
+pub use signature::{CType, CValue, Signature, Value, type_list};
 
 pub use report::{
     ConfigSummary, Fairness, LatencySummary, RunReport, ThreadReport, WrongResult, fairness,
@@ -28,30 +33,47 @@ use crate::pin::{PinError, PinPolicy};
 use gate::{AbortOnDrop, StartGate};
 use worker::{WorkerOutcome, WorkerShared, run_worker};
 
-/// A function the driver calls, with an optional per-thread tidy-up.
+/// A function the driver calls (one argument, one result, of a [`Signature`]), with an optional
+/// per-thread tidy-up.
 #[derive(Debug, Clone, Copy)]
 pub struct CallTarget {
-    f: unsafe extern "C" fn(i64) -> i64,
+    /// The function, type-erased; called only as `unsafe extern "C" fn(A) -> R` with the types
+    /// of `signature` (see [`CallTarget::typed`]).
+    f: unsafe extern "C" fn(),
+    signature: Signature,
     thread_done: Option<unsafe extern "C" fn()>,
 }
 
 impl CallTarget {
     /// Wrap a safe function.
     pub fn new(f: extern "C" fn(i64) -> i64) -> CallTarget {
-        CallTarget {
-            f,
-            thread_done: None,
-        }
+        // SAFETY: a safe fn is callable from any thread with any i64 by its type.
+        unsafe { CallTarget::from_unsafe(f) }
     }
 
-    /// Wrap a foreign function (e.g. one resolved with `dlsym`).
+    /// Wrap a foreign `Int -> Int` function (e.g. one resolved with `dlsym`).
     ///
     /// # Safety
     /// For as long as this target (or a copy) is used, `f` must be callable from any OS thread,
     /// concurrently, with any `i64`, and must not unwind.
     pub unsafe fn from_unsafe(f: unsafe extern "C" fn(i64) -> i64) -> CallTarget {
+        // SAFETY: the contract of `from_raw` with the signature `f` has.
+        unsafe { CallTarget::from_raw(f as *const c_void, Signature::INT_TO_INT) }
+    }
+
+    /// Wrap a foreign function of any driver [`Signature`], given by address.
+    ///
+    /// # Safety
+    /// `f` must be the address of a C function of exactly `signature` (e.g. as GHC's stub
+    /// declares it), callable from any OS thread, concurrently, with the arguments the driver
+    /// passes (see [`Expect`]), must not unwind, and must stay valid while the target is used.
+    pub unsafe fn from_raw(f: *const c_void, signature: Signature) -> CallTarget {
+        assert!(!f.is_null(), "CallTarget::from_raw: null function");
         CallTarget {
-            f,
+            // SAFETY: a non-null code address kept only to be transmuted back to its real type
+            // (`typed`); fn pointers of every type have the same size.
+            f: unsafe { std::mem::transmute::<*const c_void, unsafe extern "C" fn()>(f) },
+            signature,
             thread_done: None,
         }
     }
@@ -69,12 +91,61 @@ impl CallTarget {
         }
     }
 
-    /// Call the target once.
+    /// The C signature of the target.
+    pub fn signature(&self) -> Signature {
+        self.signature
+    }
+
+    /// The function as its real type, `None` when `A -> R` is not its signature.
+    #[inline(always)]
+    pub(crate) fn typed<A: CValue, R: CValue>(&self) -> Option<unsafe extern "C" fn(A) -> R> {
+        (self.signature.arg == A::TYPE && self.signature.ret == R::TYPE).then(|| {
+            // SAFETY: `f` is a function of `signature` (constructor contracts), which is A -> R.
+            unsafe {
+                std::mem::transmute::<unsafe extern "C" fn(), unsafe extern "C" fn(A) -> R>(self.f)
+            }
+        })
+    }
+
+    /// Call an `Int -> Int` target once.
+    ///
+    /// # Panics
+    /// When the target has another signature (a check of a constant, well predicted).
     #[inline(always)]
     pub fn call(&self, x: i64) -> i64 {
+        let f = self
+            .typed::<i64, i64>()
+            .unwrap_or_else(|| panic!("CallTarget::call on a {} target", self.signature));
         // SAFETY: `f` is callable from any thread with any i64: a safe fn by its type (`new`),
-        // or by the contract of `from_unsafe`.
-        unsafe { (self.f)(x) }
+        // or by the contract of `from_unsafe` / `from_raw`.
+        unsafe { f(x) }
+    }
+
+    /// One call with `arg` on the calling thread, its result as a [`Value`]: e.g. a reference
+    /// call for [`Expect::Same`]. Call it from a thread that may become an RTS thread (and call
+    /// the tidy-up after, see [`CallTarget::finish_thread`]).
+    pub fn call_value(&self, arg: Value) -> Result<Value, DriverError> {
+        macro_rules! once {
+            ($($a:ty => [$($r:ty),*]),*) => {$($(
+                if let (Some(x), Some(f)) = (<$a>::of(arg), self.typed::<$a, $r>()) {
+                    // SAFETY: `f` has the target's signature and is callable from any thread
+                    // with any argument of its type (constructor contracts).
+                    return Ok(unsafe { f(x) }.value());
+                }
+            )*)*};
+        }
+        once!(i64 => [i64, i32, u64, f64], i32 => [i64, i32, u64, f64],
+              u64 => [i64, i32, u64, f64], f64 => [i64, i32, u64, f64]);
+        Err(DriverError::InvalidConfig(format!(
+            "argument {arg} does not fit the target's {}",
+            self.signature
+        )))
+    }
+
+    /// The per-thread tidy-up (`hs_thread_done` for GHC), for a thread that used
+    /// [`CallTarget::call_value`] and makes no more calls.
+    pub fn finish_thread(&self) {
+        self.thread_done();
     }
 
     fn thread_done(&self) {
@@ -85,13 +156,18 @@ impl CallTarget {
     }
 }
 
-/// What a correct result is, given the argument.
+/// What a correct result is, and so which arguments the driver passes.
 #[derive(Debug, Clone, Copy)]
 pub enum Expect {
-    /// `f(x) == x + 1` (wrapping): the project's `foo x = return (x + 1)`.
+    /// `f(x) == x + 1` (wrapping) for distinct `x` per call: the project's `foo x = return (x + 1)`.
+    /// `Int -> Int` targets only.
     PlusOne,
-    /// `f(x) == g(x)` for the given `g`.
+    /// `f(x) == g(x)` for the given `g`, distinct `x` per call; `Int -> Int` targets only.
     Fn(fn(i64) -> i64),
+    /// Every call passes `arg` and must return exactly `result` (bit for bit): for a function
+    /// whose right answer the driver cannot know, `result` is what a reference call with `arg`
+    /// returned, so this checks that the function is deterministic, not that it is right.
+    Same { arg: Value, result: Value },
 }
 
 impl Expect {
@@ -100,6 +176,23 @@ impl Expect {
         match self {
             Expect::PlusOne => "x+1",
             Expect::Fn(_) => "custom",
+            Expect::Same { .. } => "same as reference call",
+        }
+    }
+
+    fn fits(&self, sig: Signature) -> Result<(), String> {
+        match *self {
+            Expect::PlusOne | Expect::Fn(_) if sig != Signature::INT_TO_INT => Err(format!(
+                "check {} needs an Int -> IO Int target, not {sig}",
+                self.label()
+            )),
+            Expect::Same { arg, result } if arg.ctype() != sig.arg || result.ctype() != sig.ret => {
+                Err(format!(
+                    "check {}: argument {arg} and result {result} do not fit {sig}",
+                    self.label()
+                ))
+            }
+            _ => Ok(()),
         }
     }
 }
@@ -142,8 +235,11 @@ impl Default for DriverConfig {
 }
 
 impl DriverConfig {
-    fn validate(&self) -> Result<(), DriverError> {
+    fn validate(&self, target: &CallTarget) -> Result<(), DriverError> {
         let bad = |what: &str| Err(DriverError::InvalidConfig(what.to_owned()));
+        self.expect
+            .fits(target.signature())
+            .map_err(DriverError::InvalidConfig)?;
         match self.mode {
             _ if self.threads == 0 => bad("threads must be at least 1"),
             _ if self.sample_every == 0 => bad("sample_every must be at least 1"),
@@ -244,7 +340,7 @@ pub fn run_with_hooks<H: RunHooks + ?Sized>(
     config: &DriverConfig,
     hooks: &mut H,
 ) -> Result<RunReport, DriverError> {
-    config.validate()?;
+    config.validate(&target)?;
     let plan = config.pin.plan(config.threads).map_err(DriverError::Pin)?;
     let timer_overhead_ns = measure_timer_overhead_ns();
     let gate = StartGate::new();

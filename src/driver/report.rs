@@ -8,20 +8,20 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::worker::{WorkerOutcome, new_histogram};
-use super::{DriverConfig, RunMode};
+use super::{DriverConfig, RunMode, Value};
 use crate::pin::PinReport;
 
 /// One call whose result failed the check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct WrongResult {
     /// Driver thread index that made the call.
     pub thread: usize,
     /// Argument passed.
-    pub input: i64,
+    pub input: Value,
     /// What the function returned.
-    pub got: i64,
+    pub got: Value,
     /// What the check expected.
-    pub expected: i64,
+    pub expected: Value,
 }
 
 impl fmt::Display for WrongResult {

@@ -14,7 +14,7 @@ use std::time::Instant;
 use hdrhistogram::Histogram;
 
 use super::gate::StartGate;
-use super::{CallTarget, DriverConfig, Expect, RunMode, WrongResult};
+use super::{CValue, CallTarget, DriverConfig, Expect, RunMode, Value, WrongResult};
 use crate::pin::{self, PinReport, PinTarget};
 
 /// Upper bound of the latency histogram: 60 s in ns. Larger samples saturate to it. Fixed
@@ -56,20 +56,87 @@ pub(crate) fn run_worker(
     index: usize,
     pin_to: PinTarget,
 ) -> WorkerOutcome {
-    // Monomorphise the loop per check so the common `x + 1` check is inlined, not an
-    // indirect call per result.
+    // Monomorphise the loop per signature and check, so the common `Int -> Int` call with the
+    // `x + 1` check is a direct indirect call with an inlined check, never a dispatch per call.
+    let t = &shared.target;
+    let plus_one = |x: i64| x.wrapping_add(1);
     match shared.config.expect {
-        Expect::PlusOne => run_worker_with(shared, index, pin_to, |x: i64| x.wrapping_add(1)),
-        Expect::Fn(f) => run_worker_with(shared, index, pin_to, f),
+        Expect::PlusOne => run_worker_with(shared, index, pin_to, Varying(plus_one)),
+        Expect::Fn(f) => run_worker_with(shared, index, pin_to, Varying(f)),
+        Expect::Same { arg, result } => {
+            // Expect::fits checked that `arg` and `result` have the target's types, so the
+            // first (argument, result) type pair both values fit is the target's signature.
+            macro_rules! same {
+                ($($a:ty => [$($r:ty),*]),*) => {$($(
+                    if let (Some(arg), Some(result)) = (<$a>::of(arg), <$r>::of(result)) {
+                        return run_worker_with(shared, index, pin_to, Same { arg, result });
+                    }
+                )*)*};
+            }
+            same!(i64 => [i64, i32, u64, f64], i32 => [i64, i32, u64, f64],
+                  u64 => [i64, i32, u64, f64], f64 => [i64, i32, u64, f64]);
+            unreachable!("Expect::fits checked {} against the values", t.signature())
+        }
     }
 }
 
-fn run_worker_with<E: Fn(i64) -> i64 + Copy>(
+/// How a loop picks arguments and checks results.
+trait Check: Copy {
+    type Arg: CValue;
+    type Ret: CValue;
+    /// Argument of call `i` of a thread whose inputs start at `base`.
+    fn input(&self, base: i64, i: u64) -> Self::Arg;
+    /// The expected result for `x`.
+    fn expected(&self, x: Self::Arg) -> Self::Ret;
+}
+
+/// Distinct inputs `base + i`, result `f(x)`.
+#[derive(Clone, Copy)]
+struct Varying<F>(F);
+
+impl<F: Fn(i64) -> i64 + Copy> Check for Varying<F> {
+    type Arg = i64;
+    type Ret = i64;
+    #[inline(always)]
+    fn input(&self, base: i64, i: u64) -> i64 {
+        base.wrapping_add(i as i64)
+    }
+    #[inline(always)]
+    fn expected(&self, x: i64) -> i64 {
+        (self.0)(x)
+    }
+}
+
+/// One argument for every call; one expected result.
+#[derive(Clone, Copy)]
+struct Same<A, R> {
+    arg: A,
+    result: R,
+}
+
+impl<A: CValue, R: CValue> Check for Same<A, R> {
+    type Arg = A;
+    type Ret = R;
+    #[inline(always)]
+    fn input(&self, _base: i64, _i: u64) -> A {
+        self.arg
+    }
+    #[inline(always)]
+    fn expected(&self, _x: A) -> R {
+        self.result
+    }
+}
+
+fn run_worker_with<C: Check>(
     shared: &WorkerShared<'_>,
     index: usize,
     pin_to: PinTarget,
-    expected: E,
+    check: C,
 ) -> WorkerOutcome {
+    let f = shared
+        .target
+        .typed::<C::Arg, C::Ret>()
+        .expect("run_worker dispatched on the target's signature");
     let mut out = WorkerOutcome {
         index,
         pin: pin::apply(pin_to),
@@ -83,15 +150,19 @@ fn run_worker_with<E: Fn(i64) -> i64 + Copy>(
         end: None,
     };
     let base = (index as i64) << INPUT_SHIFT;
-    for i in 0..i64::from(shared.config.warmup_calls) {
-        let x = base.wrapping_sub(1 + i);
-        if shared.target.call(x) != expected(x) {
+    for i in 0..u64::from(shared.config.warmup_calls) {
+        // Warm-up inputs count down from base - 1, so they never repeat a timed input.
+        let x = check.input(base.wrapping_sub(1), i.wrapping_neg());
+        // SAFETY: `f` has the target's signature and is callable from any thread with the
+        // arguments `check` makes (CallTarget constructor contracts).
+        let r = unsafe { f(x) };
+        if !r.same(check.expected(x)) {
             out.warmup_wrong += 1;
         }
     }
     if shared.gate.arrive_and_wait() {
         out.start = Some(Instant::now());
-        timed_loop(shared, base, &mut out, expected);
+        timed_loop(shared, f, base, &mut out, check);
         out.end = Some(Instant::now());
     }
     shared.target.thread_done();
@@ -99,11 +170,12 @@ fn run_worker_with<E: Fn(i64) -> i64 + Copy>(
 }
 
 /// The measured loop: blocks of `sample_every` calls, the first of each timed.
-fn timed_loop<E: Fn(i64) -> i64 + Copy>(
+fn timed_loop<C: Check>(
     shared: &WorkerShared<'_>,
+    f: unsafe extern "C" fn(C::Arg) -> C::Ret,
     base: i64,
     out: &mut WorkerOutcome,
-    expected: E,
+    check: C,
 ) {
     let every = u64::from(shared.config.sample_every);
     loop {
@@ -117,34 +189,36 @@ fn timed_loop<E: Fn(i64) -> i64 + Copy>(
         if block == 0 {
             break;
         }
-        let x = base.wrapping_add(out.calls as i64);
+        let x = check.input(base, out.calls);
         let t0 = Instant::now();
-        let r = shared.target.call(black_box(x));
+        // SAFETY: as in run_worker_with.
+        let r = unsafe { f(black_box(x)) };
         let dt = t0.elapsed();
         out.histogram
             .saturating_record(dt.as_nanos().try_into().unwrap_or(u64::MAX));
         out.samples += 1;
-        check(out, x, r, expected);
+        verify(out, x, r, check);
         for j in 1..block {
-            let x = x.wrapping_add(j as i64);
-            let r = shared.target.call(black_box(x));
-            check(out, x, r, expected);
+            let x = check.input(base, out.calls + j);
+            // SAFETY: as in run_worker_with.
+            let r = unsafe { f(black_box(x)) };
+            verify(out, x, r, check);
         }
         out.calls += block;
     }
 }
 
 #[inline(always)]
-fn check<E: Fn(i64) -> i64>(out: &mut WorkerOutcome, x: i64, got: i64, expected: E) {
-    let want = expected(x);
-    if got != want {
-        record_wrong(out, x, got, want);
+fn verify<C: Check>(out: &mut WorkerOutcome, x: C::Arg, got: C::Ret, check: C) {
+    let want = check.expected(x);
+    if !got.same(want) {
+        record_wrong(out, x.value(), got.value(), want.value());
     }
 }
 
 #[cold]
 #[inline(never)]
-fn record_wrong(out: &mut WorkerOutcome, input: i64, got: i64, expected: i64) {
+fn record_wrong(out: &mut WorkerOutcome, input: Value, got: Value, expected: Value) {
     out.wrong += 1;
     if out.first_wrong.is_none() {
         out.first_wrong = Some(WrongResult {

@@ -1,15 +1,17 @@
-//! The real GHC RTS as baseline: owns loading `libcallin_ghc.so` (built by
-//! `scripts/build-ghc-baseline.sh`, see [`artifact`]), starting GHC's threaded RTS in this
-//! process with `hs_init_ghc` and `+RTS <args> -RTS`, and handing GHC's `c_function` to the
-//! driver.
+//! The real GHC RTS as baseline: owns loading a baseline library (the project's
+//! `libcallin_ghc.so` or a user's, built by [`build`] with a [`toolchain`]; [`artifact`] is the
+//! project's), starting GHC's threaded RTS in this process with `hs_init_ghc` and
+//! `+RTS <args> -RTS`, and handing the library's exports (`c_function`, or any export of a
+//! driver [`Signature`]) to the driver.
 //!
 //! One RTS per process: GHC's RTS cannot be started again after `hs_exit` in the same process,
 //! so [`GhcRts::init`] succeeds once per process and returns the same `&'static GhcRts` for a
 //! repeated call with identical arguments, and an error for different ones; `hs_exit` is never
 //! called. Between driver runs the capability count can change with
 //! [`GhcRts::set_num_capabilities`] (GHC's `setNumCapabilities`); any other RTS option (`-A`,
-//! `-qg`, ...) needs a fresh process, so a matrix over those runs each configuration in a child
-//! process (the child reads its options from [`RTS_ARGS_ENV`]; `tests/ghc_baseline.rs` shows it).
+//! `-qg`, ...) needs a fresh process, so a matrix over those runs each configuration in a worker
+//! process (`crate::matrix::worker`; `tests/ghc_baseline.rs` reads its options from
+//! [`RTS_ARGS_ENV`]).
 //!
 //! Symbol hygiene: GHC's stub binds `rts_lock` etc. in the global scope first, where rts-core's
 //! `#[unsafe(no_mangle)]` definitions would win if the executable exported them. `init` refuses
@@ -17,8 +19,10 @@
 //! `RTLD_LOCAL` so its own definitions never leak into the global scope either.
 
 pub mod artifact;
+pub mod build;
 pub mod rts_config;
 pub mod symbols;
+pub mod toolchain;
 
 use std::ffi::{CString, c_char, c_int, c_void};
 use std::fmt;
@@ -29,9 +33,11 @@ use std::sync::{Mutex, OnceLock};
 use libloading::os::unix::{Library as UnixLibrary, RTLD_LOCAL, RTLD_NOW};
 
 pub use artifact::{Availability, BaselineArtifact};
+pub use build::{BuiltLibrary, LibrarySpec};
 pub use rts_config::RtsConfig;
+pub use toolchain::{GhcVersion, StubForm, Toolchain};
 
-use crate::driver::CallTarget;
+use crate::driver::{CallTarget, Signature};
 
 /// Environment variable a child process reads its RTS options from (space-separated, without
 /// `+RTS`/`-RTS`, e.g. `-N2 -A1m`).
@@ -44,14 +50,13 @@ const PROG_NAME: &str = "callin-bench-ghc-baseline";
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum GhcError {
-    /// The build script skipped (ghc missing and not installable, ...).
+    /// The baseline cannot run here (ghc missing, no shared threaded RTS, not root for a
+    /// rooted toolchain, ...).
     Unavailable {
         reason: String,
     },
-    /// The build script failed.
+    /// The builder could not read, write or run something (the message says what).
     Build(String),
-    /// `target/ghc-baseline/STATUS` is missing or malformed.
-    Status(String),
     /// `RtsConfig` mirror and installed header disagree.
     Layout(String),
     Load {
@@ -80,6 +85,27 @@ pub enum GhcError {
         requested: u32,
         enabled: u32,
     },
+    /// `--ghc` names something that is not a usable ghc.
+    BadGhc {
+        ghc: PathBuf,
+        why: String,
+    },
+    /// A ghc whose version the harness cannot drive.
+    Unsupported {
+        ghc: PathBuf,
+        reason: String,
+    },
+    /// ghc rejected the sources: its own output.
+    Compile {
+        ghc: String,
+        what: String,
+        output: String,
+    },
+    /// The export asked for is missing, or has a signature the driver cannot call.
+    BadExport {
+        export: String,
+        why: String,
+    },
 }
 
 impl fmt::Display for GhcError {
@@ -87,7 +113,6 @@ impl fmt::Display for GhcError {
         match self {
             GhcError::Unavailable { reason } => write!(f, "GHC baseline unavailable: {reason}"),
             GhcError::Build(s) => write!(f, "GHC baseline build failed: {s}"),
-            GhcError::Status(s) => write!(f, "GHC baseline status: {s}"),
             GhcError::Layout(s) => write!(f, "RtsConfig layout mismatch: {s}"),
             GhcError::Load { library, detail } => {
                 write!(f, "cannot load {}: {detail}", library.display())
@@ -113,6 +138,14 @@ impl fmt::Display for GhcError {
                 f,
                 "setNumCapabilities({requested}) left {enabled} capabilities enabled"
             ),
+            GhcError::BadGhc { ghc, why } => write!(f, "--ghc {}: {why}", ghc.display()),
+            GhcError::Unsupported { ghc, reason } => {
+                write!(f, "--ghc {}: unsupported: {reason}", ghc.display())
+            }
+            GhcError::Compile { ghc, what, output } => {
+                write!(f, "{ghc} failed {what}:\n{output}")
+            }
+            GhcError::BadExport { export, why } => write!(f, "export `{export}`: {why}"),
         }
     }
 }
@@ -127,7 +160,6 @@ pub struct GhcRts {
     _lib: libloading::Library,
     library: PathBuf,
     rts_args: Vec<String>,
-    c_function: unsafe extern "C" fn(i64) -> i64,
     hs_thread_done: unsafe extern "C" fn(),
     set_num_capabilities: unsafe extern "C" fn(u32),
     get_allocations: unsafe extern "C" fn() -> u64,
@@ -160,13 +192,17 @@ fn validate_rts_args(args: &[String]) -> Result<(), GhcError> {
     Ok(())
 }
 
-/// Compares the Rust `RtsConfig` mirror with the C layout the build script recorded.
-pub fn check_layout(artifact: &BaselineArtifact) -> Result<(), GhcError> {
+/// Compares the Rust `RtsConfig` mirror with the C layout the builder recorded.
+pub fn check_layout(c_layout: &std::collections::BTreeMap<String, usize>) -> Result<(), GhcError> {
     for (key, rust) in rts_config::rust_layout() {
-        match artifact.c_layout.get(&key) {
+        match c_layout.get(&key) {
             Some(&c) if c == rust => {}
             Some(&c) => return Err(GhcError::Layout(format!("{key}: C {c}, Rust {rust}"))),
-            None => return Err(GhcError::Layout(format!("STATUS lacks {key}"))),
+            None => {
+                return Err(GhcError::Layout(format!(
+                    "the layout check printed no {key}"
+                )));
+            }
         }
     }
     Ok(())
@@ -178,13 +214,14 @@ pub fn rts_args_from_env() -> Option<Vec<String>> {
     Some(v.split_whitespace().map(str::to_owned).collect())
 }
 
-/// Build (if needed), check and start the baseline with `rts_args`: the one-call entry point.
+/// Build (if needed), check and start the project's baseline with `rts_args`: the one-call
+/// entry point.
 pub fn start(rts_args: &[&str]) -> Result<&'static GhcRts, GhcError> {
     let artifact = match artifact::ensure_built()? {
         Availability::Ready(a) => a,
         Availability::Skipped { reason } => return Err(GhcError::Unavailable { reason }),
     };
-    check_layout(&artifact)?;
+    check_layout(&artifact.c_layout)?;
     GhcRts::init(&artifact.library, rts_args)
 }
 
@@ -245,8 +282,15 @@ impl GhcRts {
                 }
             })?;
         let lib = libloading::Library::from(lib);
+        if load_symbol::<HsInitGhc>(&lib, "hs_init_ghc").is_err() {
+            return Err(GhcError::Load {
+                library: library.to_owned(),
+                detail: "it has no hs_init_ghc, so it does not link GHC's RTS (a baseline library \
+                         must link GHC's threaded RTS, which the harness starts with hs_init_ghc)"
+                    .into(),
+            });
+        }
         let rts = GhcRts {
-            c_function: load_symbol(&lib, "c_function")?,
             hs_thread_done: load_symbol(&lib, "hs_thread_done")?,
             set_num_capabilities: load_symbol(&lib, "setNumCapabilities")?,
             get_allocations: load_symbol(&lib, "getAllocations")?,
@@ -260,18 +304,23 @@ impl GhcRts {
         Ok(rts)
     }
 
-    /// GHC's `c_function` as a driver target; each driver thread calls GHC's `hs_thread_done`
-    /// after its last call, freeing its GHC Task.
-    pub fn c_function(&self) -> CallTarget {
-        // SAFETY: GHC's RTS is started (a GhcRts exists only after hs_init_ghc returned) and a
-        // foreign export may be called from any OS thread concurrently; hs_thread_done may be
-        // called by any foreign thread after its calls. Neither unwinds (C code).
-        unsafe { CallTarget::from_unsafe(self.c_function).with_thread_done(self.hs_thread_done) }
+    /// The project's export `c_function` (`Int -> IO Int`) as a driver target.
+    pub fn c_function(&self) -> Result<CallTarget, GhcError> {
+        self.export("c_function", Signature::INT_TO_INT)
     }
 
-    /// The raw `c_function` pointer.
-    pub fn raw_c_function(&self) -> unsafe extern "C" fn(i64) -> i64 {
-        self.c_function
+    /// Export `name` of the library as a driver target of `signature`; each driver thread calls
+    /// GHC's `hs_thread_done` after its last call, freeing its GHC Task.
+    ///
+    /// `signature` must be the export's C type: the builder reads it from GHC's `*_stub.h`
+    /// ([`BuiltLibrary::export_signature`]); for a library built elsewhere the caller vouches.
+    pub fn export(&self, name: &str, signature: Signature) -> Result<CallTarget, GhcError> {
+        let f: *const c_void = load_symbol(&self._lib, name)?;
+        // SAFETY: GHC's RTS is started (a GhcRts exists only after hs_init_ghc returned); a
+        // foreign export may be called from any OS thread concurrently; its C type is
+        // `signature` (this function's contract); hs_thread_done may be called by any foreign
+        // thread after its calls. Neither unwinds (C code). The library stays loaded forever.
+        unsafe { Ok(CallTarget::from_raw(f, signature).with_thread_done(self.hs_thread_done)) }
     }
 
     /// GHC's `setNumCapabilities(n)`; returns the capabilities enabled afterwards, or an error

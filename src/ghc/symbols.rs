@@ -17,6 +17,7 @@ pub const STUB_RTS_SYMBOLS: &[&str] = &[
     "rts_mkInt",
     "rts_apply",
     "rts_evalIO",
+    "rts_inCall",
     "rts_checkSchedStatus",
     "rts_getInt",
     "hs_init_ghc",

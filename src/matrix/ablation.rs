@@ -2,9 +2,19 @@
 //! time, and the `ghc` set with one choice switched to the default's. A set's id is its policy
 //! label (`default+wait=ghc`, `ghc+gc=default`), as `PolicySet::label` spells it everywhere.
 
-use callin_reports::schema::AblationDirection;
+use std::time::Duration;
+
+use callin_reports::paired;
+use callin_reports::schema::{AblationDirection, AblationRow, Cell, System};
+use indicatif::ProgressBar;
 use rts_core::PolicySet;
 use rts_core::policy::Axis;
+
+use super::contender::Contender;
+use super::rounds::{self, Rounds};
+
+/// (threads, capabilities) the ablation measures: one caller, and two on two capabilities.
+pub const CONFIGS: &[(u32, u32)] = &[(1, 1), (2, 2)];
 
 /// One policy set of the ablation.
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +45,77 @@ pub fn sets() -> Vec<AblationSet> {
     let mut v = one_way(AblationDirection::DefaultWithGhcChoice, d, g).to_vec();
     v.extend(one_way(AblationDirection::GhcWithDefaultChoice, g, d));
     v
+}
+
+/// The ablation's systems: the all-default and all-`ghc` sets, then every [`sets`] entry, each
+/// labelled with its policy label.
+pub fn contenders() -> Vec<Contender> {
+    let mut v = vec![
+        Contender::rts_core(
+            System::Default,
+            &PolicySet::lockfree().label(),
+            PolicySet::lockfree(),
+        ),
+        Contender::rts_core(System::GhcMode, &PolicySet::ghc().label(), PolicySet::ghc()),
+    ];
+    v.extend(sets().iter().map(|s| {
+        let system = match s.direction {
+            AblationDirection::DefaultWithGhcChoice => System::Default,
+            AblationDirection::GhcWithDefaultChoice => System::GhcMode,
+        };
+        Contender::rts_core(system, &s.id(), s.policy)
+    }));
+    v
+}
+
+/// Progress steps of [`rows`].
+pub fn steps(rounds: u32) -> u64 {
+    u64::from(rounds) * (CONFIGS.len() * contenders().len()) as u64
+}
+
+/// Every set at every [`CONFIGS`] entry in paired rounds with the all-default and all-`ghc` sets;
+/// one row per (set, config) with its ratios to both.
+pub fn rows(rounds: u32, round: Duration, bar: &ProgressBar) -> anyhow::Result<Vec<AblationRow>> {
+    let all = contenders();
+    let cells = rounds::measure(
+        &Rounds {
+            contenders: &all,
+            configs: CONFIGS,
+            rounds,
+            round,
+        },
+        bar,
+    )?;
+    let find = |label: &str, t: u32, c: u32| {
+        cells
+            .iter()
+            .find(|x| x.label == label && x.threads == t && x.capabilities == c)
+    };
+    let ratio = |a: &Cell, b: Option<&Cell>| {
+        let b = b.filter(|b| b.skipped.is_none())?;
+        a.skipped
+            .is_none()
+            .then(|| paired::paired_ratio(&a.rounds_ns, &b.rounds_ns))
+            .flatten()
+    };
+    let (d, g) = (PolicySet::lockfree().label(), PolicySet::ghc().label());
+    let mut rows = Vec::new();
+    for set in sets() {
+        for &(threads, caps) in CONFIGS {
+            let cell = find(&set.id(), threads, caps).expect("measured every contender");
+            rows.push(AblationRow {
+                switched: set.axis.name().to_owned(),
+                direction: set.direction,
+                threads,
+                capabilities: caps,
+                ns_per_call: cell.ns_per_call,
+                ratio_to_default: ratio(cell, find(&d, threads, caps)),
+                ratio_to_ghc: ratio(cell, find(&g, threads, caps)),
+                skipped: cell.skipped.clone(),
+            });
+        }
+    }
+    Ok(rows)
 }
 
 #[cfg(test)]

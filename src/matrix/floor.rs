@@ -5,6 +5,12 @@
 use std::cell::Cell;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use callin_reports::schema::FloorMeasurement;
+use indicatif::ProgressBar;
+
+use crate::stats::spread;
 
 /// One floor primitive.
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +46,43 @@ pub const OPS: &[FloorOp] = &[
         run: mutex_pair,
     },
 ];
+
+/// Every floor primitive, `reps` times about `budget` each, median and range in ns per operation.
+pub fn measure(reps: u32, budget: Duration, bar: &ProgressBar) -> Vec<FloorMeasurement> {
+    OPS.iter()
+        .map(|op| {
+            bar.set_message(format!("floor {}", op.id));
+            let iters = calibrate(op.run, budget);
+            let ns: Vec<f64> = (0..reps.max(1))
+                .map(|_| {
+                    let t0 = Instant::now();
+                    (op.run)(iters);
+                    t0.elapsed().as_nanos() as f64 / iters as f64
+                })
+                .collect();
+            bar.inc(1);
+            FloorMeasurement {
+                name: op.name.to_owned(),
+                ns_per_op: spread(&ns),
+            }
+        })
+        .collect()
+}
+
+/// Iterations of `run` that take about `budget`.
+fn calibrate(run: fn(u64), budget: Duration) -> u64 {
+    let mut iters = 1000u64;
+    loop {
+        let t0 = Instant::now();
+        run(iters);
+        let el = t0.elapsed();
+        if el >= budget / 8 || iters >= 1 << 34 {
+            let per = el.as_secs_f64() / iters as f64;
+            return ((budget.as_secs_f64() / per.max(1e-12)) as u64).clamp(1000, 1 << 34);
+        }
+        iters *= 4;
+    }
+}
 
 fn empty_c_call(iters: u64) {
     let f = black_box(rts_core::stub::floor_empty());

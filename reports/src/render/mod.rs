@@ -10,7 +10,7 @@ mod numa;
 mod profile;
 mod run;
 
-pub use compare::{Change, ChangeStatus, REGRESSION_THRESHOLD, compare_runs};
+pub use compare::{Change, ChangeStatus, REGRESSION_THRESHOLD, compare_runs, mismatches};
 
 use crate::format;
 use crate::input::{Input, JobStep, ReportInputs, StepStatus};
@@ -21,7 +21,8 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 pub const DEFAULT_CRITERION_HREF: &str = "../../criterion";
 
 /// The section ids, in page order (also the table of contents).
-pub const SECTIONS: [(&str, &str); 10] = [
+pub const SECTIONS: [(&str, &str); 11] = [
+    ("summary", "Summary: headline comparisons"),
     ("manifest", "Run manifest"),
     ("headline", "Headline: ns per call"),
     ("scaling", "Scaling"),
@@ -56,6 +57,7 @@ pub fn render_with_criterion_href(inputs: &ReportInputs, criterion_href: &str) -
                     (env!("CARGO_PKG_VERSION")) }
                 (inputs_summary(inputs))
                 (contents())
+                (section("summary", run::summary(&inputs.run)))
                 (section("manifest", run::manifest(&inputs.run)))
                 (section("headline", run::headline(&inputs.run)))
                 (section("scaling", run::scaling(&inputs.run)))

@@ -6,13 +6,14 @@ use crate::chart::{self, SERIES_COLOURS, Series};
 use crate::format;
 use crate::input::Input;
 use crate::schema::{
-    AblationDirection, AblationRow, Cell, FloorMeasurement, Manifest, RunResults, System,
+    AblationDirection, Cell, FloorMeasurement, Manifest, RatioEstimate, RealGhcVariant, RunResults,
 };
+use crate::summary;
 use maud::{Markup, html};
 use std::collections::BTreeMap;
 
 const DRIVER_SOURCE: &str = "Source: callin-bench run driver (per-thread wall clock / calls), \
-    median over repetitions with min – max and the number of repetitions (n).";
+    median over paired rounds with min – max and the number of rounds (n); ratios from paired rounds with their 95 % interval.";
 
 // --- manifest ---------------------------------------------------------------------------------
 
@@ -65,36 +66,33 @@ fn manifest_body(m: &Manifest) -> Markup {
     }
 }
 
-// --- headline ---------------------------------------------------------------------------------
+// --- summary and headline -------------------------------------------------------------------
 
-/// The three headline configurations: (label, threads, capabilities).
-const HEADLINE_ROWS: [(&str, u32, u32); 3] = [
-    ("1 thread, 1 capability", 1, 1),
-    ("2 threads, 2 capabilities", 2, 2),
-    ("2 threads, 1 capability (oversubscribed)", 2, 1),
-];
-
-/// The cell for `system` at (threads, caps), preferring the system's own policy label.
-pub(super) fn find_cell(
-    run: &RunResults,
-    system: System,
-    threads: u32,
-    caps: u32,
-) -> Option<&Cell> {
-    let canonical = system.policy_set();
-    let mut matching = run
-        .cells
-        .iter()
-        .filter(|c| c.system == system && c.threads == threads && c.capabilities == caps);
-    let all: Vec<&Cell> = matching.by_ref().collect();
-    all.iter()
-        .find(|c| canonical.is_none_or(|p| c.policy == p))
-        .or_else(|| all.first())
-        .copied()
+/// The run's headline comparisons as sentences ([`crate::summary`]): the report's first section.
+pub(super) fn summary(run: &Input<RunResults>) -> Markup {
+    with_input(run, |r| {
+        let comparisons = summary::comparisons(r);
+        html! {
+            @if comparisons.is_empty() {
+                (not_measured("no two systems were measured at the same configuration, so there is nothing to compare"))
+            } @else {
+                ul { @for c in &comparisons { li { (c.sentence()) } } }
+                (source_note(&format!("Ratios of ns per call taken within each of the run's {} paired rounds (every system \
+                    measured once per round, order rotated), summarised by the median with a distribution-free 95 % interval \
+                    (sign-test order statistics).", r.rounds)))
+            }
+        }
+    })
 }
 
-fn median_of(cell: Option<&Cell>) -> Option<f64> {
-    cell.and_then(|c| c.ns_per_call.map(|s| s.median))
+/// The cell of the system labelled `label` at (threads, caps).
+pub(super) fn find_cell<'a>(
+    run: &'a RunResults,
+    label: &str,
+    threads: u32,
+    caps: u32,
+) -> Option<&'a Cell> {
+    summary::find(run, label, threads, caps)
 }
 
 fn cell_markup(cell: Option<&Cell>) -> Markup {
@@ -108,15 +106,24 @@ fn cell_markup(cell: Option<&Cell>) -> Markup {
     }
 }
 
-fn ratio_of(num: Option<f64>, den: Option<f64>) -> Markup {
-    let r = match (num, den) {
-        (Some(n), Some(d)) if d > 0.0 => Some(n / d),
-        _ => None,
-    };
-    html! { td.num { (format::opt_ratio(r)) } }
+/// A ratio with its interval: `3.13×` / `3.08 – 3.18 (95 %, n = 20)`.
+pub(super) fn ratio_markup(r: Option<RatioEstimate>) -> Markup {
+    match r {
+        None => html! { td.num { (format::MISSING) } },
+        Some(r) => html! {
+            td.num {
+                (format::ratio(r.median))
+                br;
+                span.spread { @match (r.low, r.high) {
+                    (Some(lo), Some(hi)) => { (format::ratio(lo)) " – " (format::ratio(hi)) " (95 %, n = " (r.rounds) ")" }
+                    _ => { "no interval (n = " (r.rounds) ")" }
+                } }
+            }
+        },
+    }
 }
 
-/// The floor the headline compares against: the empty C call if measured, else the first.
+/// The floor the headline shows beside the systems: the empty C call if measured, else the first.
 fn headline_floor(floor: &[FloorMeasurement]) -> Option<&FloorMeasurement> {
     floor
         .iter()
@@ -129,31 +136,29 @@ pub(super) fn headline(run: &Input<RunResults>) -> Markup {
 }
 
 fn headline_body(r: &RunResults) -> Markup {
+    let labels = summary::labels(r);
+    let pairs = summary::pairs(r);
     let floor = headline_floor(&r.floor);
-    let floor_median = floor.map(|f| f.ns_per_op.median);
     html! {
         table {
             tr {
                 th { "configuration" }
-                @for s in System::ALL { th { (s.title()) " (ns/call)" } }
-                th { "ghc mode ÷ default" } th { "real GHC ÷ default" } th { "real GHC ÷ ghc mode" }
-                th { "default ÷ floor" }
+                @for l in &labels { th { (l) " (ns/call)" } }
+                @for (a, b) in &pairs { th { (a) " ÷ " (b) } }
             }
-            @for (label, threads, caps) in HEADLINE_ROWS {
-                @let cells = System::ALL.map(|s| find_cell(r, s, threads, caps));
-                @let m = cells.map(median_of);
+            @for (threads, caps) in summary::summary_configs(r) {
                 tr {
-                    td { (label) }
-                    @for c in cells { (cell_markup(c)) }
-                    (ratio_of(m[1], m[0])) (ratio_of(m[2], m[0])) (ratio_of(m[2], m[1]))
-                    (ratio_of(m[0], floor_median))
+                    td { (summary::config_text(threads, caps)) }
+                    @for l in &labels { (cell_markup(find_cell(r, l, threads, caps))) }
+                    @for (a, b) in &pairs { (ratio_markup(summary::ratio(r, a, b, threads, caps))) }
                 }
             }
         }
         (source_note(DRIVER_SOURCE))
+        (variants_table(r))
         @match floor {
-            Some(f) => p { "Floor used for the ratio: " strong { (f.name) } " = " (format::spread_ns(&f.ns_per_op)) "." },
-            None => (not_measured("no floor measurements in the run; the default ÷ floor ratio is absent")),
+            Some(f) => p { "Floor beside it: " strong { (f.name) } " = " (format::spread_ns(&f.ns_per_op)) "." },
+            None => (not_measured("no floor measurements in the run")),
         }
         @if !r.floor.is_empty() {
             h3 { "Floor (physical limits)" }
@@ -166,39 +171,60 @@ fn headline_body(r: &RunResults) -> Markup {
     }
 }
 
+/// The real-GHC systems of the run: which GHC, RTS settings, export and sources each is.
+fn variants_table(r: &RunResults) -> Markup {
+    let mut seen: Vec<&RealGhcVariant> = Vec::new();
+    for v in r.cells.iter().filter_map(|c| c.variant.as_ref()) {
+        if !seen.contains(&v) {
+            seen.push(v);
+        }
+    }
+    html! {
+        @if !seen.is_empty() {
+            h3 { "Real-GHC systems" }
+            table {
+                tr { th { "system" } th { "ghc" } th { "RTS settings" } th { "export" } th { "checked" } th { "source hash" } th { "library" } }
+                @for v in &seen {
+                    tr {
+                        td { (v.label()) } td { (v.ghc) }
+                        td { @if v.rts_args.is_empty() { "GHC's defaults" } @else { code { (v.rts_args.join(" ")) } } }
+                        td { code { (v.export) } " :: " (v.signature) @if v.project_export { " (the project's foo x = x + 1)" } }
+                        td { (v.check) }
+                        td { code { (v.source_hash[..16.min(v.source_hash.len())]) } }
+                        td { code { (v.library) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
 // --- scaling ----------------------------------------------------------------------------------
 
 /// Measured cells grouped into lines, one per (system, capabilities), sorted by threads.
 fn scaling_series(r: &RunResults, value: impl Fn(&Cell) -> Option<(f64, f64, f64)>) -> Vec<Series> {
-    let mut lines: BTreeMap<(System, u32), Vec<chart::Point>> = BTreeMap::new();
-    for c in r
-        .cells
-        .iter()
-        .filter(|c| c.skipped.is_none() && is_canonical_policy(c))
-    {
+    let order = summary::labels(r);
+    let mut lines: BTreeMap<(usize, u32), Vec<chart::Point>> = BTreeMap::new();
+    for c in r.cells.iter().filter(|c| c.skipped.is_none()) {
         if let Some((m, lo, hi)) = value(c) {
+            let at = order.iter().position(|l| *l == c.label).unwrap_or(0);
             lines
-                .entry((c.system, c.capabilities))
+                .entry((at, c.capabilities))
                 .or_default()
                 .push((c.threads, m, lo, hi));
         }
     }
     lines
         .into_iter()
-        .map(|((system, caps), mut points)| {
+        .map(|((at, caps), mut points)| {
             points.sort_by_key(|p| p.0);
             let plural = if caps == 1 { "" } else { "s" };
             Series {
-                label: format!("{}, {caps} cap{plural}", system.title()),
+                label: format!("{}, {caps} cap{plural}", order[at]),
                 points,
             }
         })
         .collect()
-}
-
-/// Cells of a system's own policy set (mixed ablation sets stay out of the scaling lines).
-fn is_canonical_policy(c: &Cell) -> bool {
-    c.system.policy_set().is_none_or(|p| c.policy == p)
 }
 
 fn legend(series: &[Series]) -> Markup {
@@ -222,7 +248,7 @@ fn scaling_body(r: &RunResults) -> Markup {
         @if ns_series.is_empty() {
             (not_measured("no measured cells in the run (all skipped or empty)"))
         } @else {
-            h3 { "ns per call (log scale; whiskers: min – max over repetitions)" }
+            h3 { "ns per call (log scale; whiskers: min – max over rounds)" }
             (legend(&ns_series))
             (chart_or_reason(chart::scaling_chart(&ns_series, "ns per call", &format::ns)))
             (source_note(DRIVER_SOURCE))
@@ -230,10 +256,10 @@ fn scaling_body(r: &RunResults) -> Markup {
         @if rate_series.is_empty() {
             (not_measured("no calls/s figures in the run"))
         } @else {
-            h3 { "Aggregate calls per second (log scale, median over repetitions)" }
+            h3 { "Aggregate calls per second (log scale, median over rounds)" }
             (legend(&rate_series))
             (chart_or_reason(chart::scaling_chart(&rate_series, "calls per second (all threads)", &|v| format::rate(v, "calls/s"))))
-            (source_note("Source: callin-bench run driver: total calls / wall time, median over repetitions (spread not recorded for this figure)."))
+            (source_note("Source: callin-bench run driver: total calls / wall time, median over rounds (spread not recorded for this figure)."))
         }
         h3 { "All cells" }
         (all_cells_table(r))
@@ -247,7 +273,7 @@ fn all_cells_table(r: &RunResults) -> Markup {
                  th { "ns/call" } th { "calls/s" } th { "wrong results" } th { "model stats" } }
             @for c in &r.cells {
                 tr {
-                    td { (c.system.title()) } td.num { (c.threads) } td.num { (c.capabilities) }
+                    td { (c.label) } td.num { (c.threads) } td.num { (c.capabilities) }
                     td { (c.policy) } td { (c.pinning.as_deref().unwrap_or(format::MISSING)) }
                     (cell_markup(Some(c)))
                     td.num { (c.calls_per_sec.map_or(format::MISSING.to_owned(), |v| format::rate(v, "calls/s"))) }
@@ -296,7 +322,7 @@ fn latency_body(r: &RunResults) -> Markup {
 fn latency_row(c: &Cell) -> Markup {
     html! {
         tr {
-            td { (c.system.title()) }
+            td { (c.label) }
             td { (c.threads) " / " (c.capabilities) @if c.is_oversubscribed() { " (oversubscribed)" } }
             td { (c.policy) }
             @match &c.latency {
@@ -337,7 +363,7 @@ pub(super) fn ablation(run: &Input<RunResults>) -> Markup {
         html! {
             table {
                 tr { th { "choice switched" } th { "base set" } th { "threads / caps" } th { "ns/call" } th { "÷ all-default" }
-                     th { "÷ all-ghc (run matrix)" } }
+                     th { "÷ all-ghc" } }
                 @for a in &r.ablation {
                     tr {
                         td { code { (a.switched) } }
@@ -348,24 +374,16 @@ pub(super) fn ablation(run: &Input<RunResults>) -> Markup {
                             (None, Some(s)) => (spread_cell(s)),
                             (None, None) => td.nm { "not measured: no figure recorded" },
                         }
-                        td.num { (format::opt_ratio(a.ratio_to_default)) }
-                        td.num { (format::opt_ratio(ratio_to_ghc_cell(r, a))) }
+                        (ratio_markup(a.ratio_to_default))
+                        (ratio_markup(a.ratio_to_ghc))
                     }
                 }
             }
-            (source_note("ns/call: median (min – max, n repetitions) from the callin-bench run driver. \
-                ÷ all-default: this row's median over the all-default policy set's median at the same threads and capabilities, \
-                measured with the ablation (> 1 = slower). ÷ all-ghc: this row's median over the run matrix's rts-core ghc mode cell \
-                at the same threads and capabilities (a separate measurement, longer repetitions; < 1 = this choice saves time in the ghc set)."))
+            (source_note("ns/call: median (min – max, n rounds) from the callin-bench run driver. The all-default set, the all-ghc set \
+                and every row were measured in the same paired rounds (each once per round, order rotated); ÷ all-default and ÷ all-ghc \
+                are the medians of the per-round ratios with their 95 % interval (> 1 = slower than that set)."))
         }
     })
-}
-
-/// This ablation row's median over the all-`ghc` matrix cell at the same threads and capabilities.
-fn ratio_to_ghc_cell(r: &RunResults, a: &AblationRow) -> Option<f64> {
-    let row = a.ns_per_call.filter(|_| a.skipped.is_none())?.median;
-    let ghc = median_of(find_cell(r, System::GhcMode, a.threads, a.capabilities))?;
-    (ghc > 0.0).then(|| row / ghc)
 }
 
 fn direction_label(d: AblationDirection) -> &'static str {
