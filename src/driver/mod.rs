@@ -28,6 +28,10 @@ use crate::pin::{PinError, PinPolicy};
 use gate::{AbortOnDrop, StartGate};
 use worker::{WorkerOutcome, WorkerShared, run_worker};
 
+/// Name prefix of the driver's threads: thread `i` is `driver-<i>` (the profiler finds them in
+/// `/proc/self/task` to attach per-thread counters and samplers).
+pub const THREAD_NAME_PREFIX: &str = "driver-";
+
 /// A function the driver calls, with an optional per-thread tidy-up.
 #[derive(Debug, Clone, Copy)]
 pub struct CallTarget {
@@ -237,7 +241,7 @@ pub fn run_with_hooks<H: RunHooks + ?Sized>(
         for (i, &pin_to) in plan.iter().enumerate() {
             let shared = &shared;
             let h = std::thread::Builder::new()
-                .name(format!("driver-{i}"))
+                .name(format!("{THREAD_NAME_PREFIX}{i}"))
                 .spawn_scoped(s, move || run_worker(shared, i, pin_to))
                 .map_err(DriverError::Spawn)?;
             handles.push(h);

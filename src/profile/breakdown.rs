@@ -33,6 +33,13 @@
 use callin_reports::schema::Phase;
 use serde::Serialize;
 
+/// Boundaries timed back to back per calibration sample.
+pub const CALIBRATION_BOUNDARIES: usize = 10_000;
+/// Samples per calibration repetition (their median is the repetition's figure).
+pub const CALIBRATION_SAMPLES: usize = 15;
+/// Calibration repetitions (the smallest median is the probe cost; also the API-span wrappers' boundary cost).
+pub const CALIBRATION_REPETITIONS: usize = 7;
+
 /// One recorded span with its phase mapped to the schema's phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PhaseSpan {
