@@ -36,6 +36,7 @@ pub const THREAD_NAME_PREFIX: &str = "driver-";
 #[derive(Debug, Clone, Copy)]
 pub struct CallTarget {
     f: unsafe extern "C" fn(i64) -> i64,
+    thread_start: Option<fn()>,
     thread_done: Option<unsafe extern "C" fn()>,
 }
 
@@ -44,6 +45,7 @@ impl CallTarget {
     pub fn new(f: extern "C" fn(i64) -> i64) -> CallTarget {
         CallTarget {
             f,
+            thread_start: None,
             thread_done: None,
         }
     }
@@ -56,7 +58,17 @@ impl CallTarget {
     pub unsafe fn from_unsafe(f: unsafe extern "C" fn(i64) -> i64) -> CallTarget {
         CallTarget {
             f,
+            thread_start: None,
             thread_done: None,
+        }
+    }
+
+    /// Also call `start` on each driver thread right after it is pinned, before its warm-up
+    /// calls (outside timing), e.g. to pre-fault its stack for the sampling profiler.
+    pub fn with_thread_start(self, start: fn()) -> CallTarget {
+        CallTarget {
+            thread_start: Some(start),
+            ..self
         }
     }
 
@@ -79,6 +91,12 @@ impl CallTarget {
         // SAFETY: `f` is callable from any thread with any i64: a safe fn by its type (`new`),
         // or by the contract of `from_unsafe`.
         unsafe { (self.f)(x) }
+    }
+
+    fn thread_start(&self) {
+        if let Some(start) = self.thread_start {
+            start()
+        }
     }
 
     fn thread_done(&self) {

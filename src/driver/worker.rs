@@ -82,6 +82,7 @@ fn run_worker_with<E: Fn(i64) -> i64 + Copy>(
         start: None,
         end: None,
     };
+    shared.target.thread_start();
     let base = (index as i64) << INPUT_SHIFT;
     for i in 0..i64::from(shared.config.warmup_calls) {
         let x = base.wrapping_sub(1 + i);

@@ -241,6 +241,7 @@ pub fn unprobed_runs(
                 job.threads,
                 RunMode::Duration(Duration::from_millis(job.sample_ms)),
             );
+            let target = target.with_thread_start(sampling::prefault_stack);
             let r = drive(target, &cfg, &mut sh)?;
             sh.finish(calls(&r))
         }

@@ -8,8 +8,11 @@
 //! capabilities the calls that waited form a heavy tail (at 2 threads on 1 capability of the real
 //! GHC, the slowest 1 % of calls held half of the time), and a mean without it would not be where
 //! the time goes, nor comparable with sampling, which sees every call; a group's share is its
-//! mean over the sum of the group means; `corrected` figures take the calibrated cost of one
-//! boundary off each span (as [`super::breakdown`] does for rts-core's phases).
+//! mean over the sum of the group means. The `corrected` figures are what sampling, which sees
+//! CPU time only, should agree with: over the calls whose span sum is at most its 99th
+//! percentile (a call preempted by another process, or one that slept, is off the CPU) and with
+//! the calibrated cost of one boundary taken off each span (as [`super::breakdown`] does for
+//! rts-core's phases).
 
 use callin_vocab::{Phase, PhaseGroup};
 use serde::{Deserialize, Serialize};
@@ -71,7 +74,8 @@ pub struct GroupStats {
     pub ns_p99: f64,
     /// `ns_mean` over the sum of the group means.
     pub share: f64,
-    /// `ns_mean` minus `boundary_ns` per span, clamped at 0.
+    /// Mean over the calls at or below the p99 of the span sum, minus `boundary_ns` per span,
+    /// clamped at 0 (module docs).
     pub ns_mean_corrected: f64,
     /// `ns_mean_corrected` over the sum of the corrected means.
     pub share_corrected: f64,
@@ -110,6 +114,17 @@ pub fn breakdown(calls: &[&[GroupSpan]], ticks_per_ns: f64, boundary_ns: f64) ->
         per_call.push(v);
     }
     let n = per_call.len().max(1) as f64;
+    let sums: Vec<f64> = per_call
+        .iter()
+        .map(|v| v.iter().map(|g| g.0).sum())
+        .collect();
+    let limit = quantile(&sorted(sums.clone()), 0.99);
+    let kept: Vec<&Vec<(f64, u32)>> = per_call
+        .iter()
+        .zip(&sums)
+        .filter_map(|(v, &s)| (s <= limit).then_some(v))
+        .collect();
+    let n_kept = kept.len().max(1) as f64;
     let mut groups = Vec::new();
     for (i, &group) in PhaseGroup::ALL.iter().enumerate() {
         if per_call.iter().all(|v| v[i].1 == 0) {
@@ -117,14 +132,15 @@ pub fn breakdown(calls: &[&[GroupSpan]], ticks_per_ns: f64, boundary_ns: f64) ->
         }
         let all = sorted(per_call.iter().map(|v| v[i].0).collect());
         let mean = all.iter().sum::<f64>() / n;
-        let spans = per_call.iter().map(|v| f64::from(v[i].1)).sum::<f64>() / n;
+        let kept_mean = kept.iter().map(|v| v[i].0).sum::<f64>() / n_kept;
+        let spans = kept.iter().map(|v| f64::from(v[i].1)).sum::<f64>() / n_kept;
         groups.push(GroupStats {
             group,
             ns_mean: mean,
             ns_median: quantile(&all, 0.5),
             ns_p99: quantile(&all, 0.99),
             share: 0.0,
-            ns_mean_corrected: (mean - spans * boundary_ns).max(0.0),
+            ns_mean_corrected: (kept_mean - spans * boundary_ns).max(0.0),
             share_corrected: 0.0,
             spans_per_call: quantile(
                 &sorted(per_call.iter().map(|v| f64::from(v[i].1)).collect()),

@@ -240,12 +240,13 @@ pub fn print_groups(cfg: &ProfileConfig, ir: Option<&CallgrindCounts>) {
         .find_map(|g| g.span_source)
         .map_or("-", |s| s.label());
     println!(
-        "  {:<13} {:>10} {:>10} {:>10} {:>8} | {:>8} {:>7} {:>8} {:>10} | {:>10}  top sampled functions",
+        "  {:<13} {:>10} {:>10} {:>10} {:>8} {:>8} | {:>8} {:>7} {:>8} {:>10} | {:>10}  top sampled functions",
         "group",
         format!("{src} mean"),
         "median",
         "p99",
         "share",
+        "corr.sh",
         "sampled",
         "±",
         "samples",
@@ -263,12 +264,13 @@ pub fn print_groups(cfg: &ProfileConfig, ir: Option<&CallgrindCounts>) {
             .map(|(n, k)| format!("{n} ({k})"))
             .collect();
         println!(
-            "  {:<13} {} {} {} {} | {} {} {} {} | {}  {}{}",
+            "  {:<13} {} {} {} {} {} | {} {} {} {} | {}  {}{}",
             g.group.name(),
             opt(g.span_ns_mean, 10, 1),
             opt(g.span_ns_median, 10, 1),
             opt(g.span_ns_p99, 10, 1),
             opt(g.span_share.map(|s| s * 100.0), 7, 1) + "%",
+            opt(g.span_share_corrected.map(|s| s * 100.0), 7, 1) + "%",
             opt(g.sample_share.map(|s| s * 100.0), 7, 1) + "%",
             opt(g.sample_share_stderr.map(|s| s * 100.0), 7, 2),
             g.samples
@@ -293,7 +295,7 @@ pub fn print_groups(cfg: &ProfileConfig, ir: Option<&CallgrindCounts>) {
                     .map(|(n, k)| format!("{n} ({k})"))
                     .collect();
                 println!(
-                    "  {:<13} {:>54} {} {} {:>8} | other: {}",
+                    "  {:<13} {:>63} {} {} {:>8} | other: {}",
                     "other",
                     "",
                     opt(s.other_share.map(|v| v * 100.0), 7, 1) + "%",

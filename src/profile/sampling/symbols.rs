@@ -177,7 +177,7 @@ fn parse_maps(text: &str) -> Vec<Mapping> {
             let _dev = f.next()?;
             let _inode = f.next()?;
             let path = f.next()?;
-            if !perms.starts_with('r') || !path.starts_with('/') {
+            if !perms.starts_with('r') || !(path.starts_with('/') || path == "[vdso]") {
                 return None;
             }
             let (a, b) = range.split_once('-')?;
@@ -191,20 +191,31 @@ fn parse_maps(text: &str) -> Vec<Mapping> {
         .collect()
 }
 
+/// The smallest page size a loader aligns segments to.
+const PAGE: u64 = 4096;
+
 /// Read `m.path`'s function symbols and the bias of the mapping `m`.
 fn load(m: &Mapping) -> Result<FileSyms, String> {
     let data = std::fs::read(&m.path).map_err(|e| e.to_string())?;
     let obj = object::File::parse(&*data).map_err(|e| e.to_string())?;
+    // The segment this mapping maps: the mapping's offset is the segment's file offset rounded
+    // down to a page, so it may lie inside the segment before it; take the last segment whose
+    // page-aligned start is at or before it.
     let seg = obj
         .segments()
-        .find(|s| {
+        .filter(|s| {
             let (off, len) = s.file_range();
-            off <= m.offset && m.offset < off + len.max(1)
+            off & !(PAGE - 1) <= m.offset && m.offset < off + len.max(1)
         })
+        .max_by_key(|s| s.file_range().0)
         .ok_or("no segment maps that offset")?;
     let (seg_off, _) = seg.file_range();
-    let link_addr = seg.address() + (m.offset - seg_off);
-    let bias = m.start.wrapping_sub(link_addr);
+    // runtime(o) = start + (o - map offset); link(o) = vaddr + (o - segment offset).
+    let bias = m
+        .start
+        .wrapping_sub(m.offset)
+        .wrapping_sub(seg.address())
+        .wrapping_add(seg_off);
     let mut syms: Vec<Sym> = obj
         .symbols()
         .chain(obj.dynamic_symbols())
