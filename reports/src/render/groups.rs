@@ -112,7 +112,7 @@ fn cell_block(p: &ProfileResults, t: u32, k: u32) -> Markup {
     }
 }
 
-fn group_of<'a>(c: &'a ProfileConfig, g: PhaseGroup) -> Option<&'a GroupProfile> {
+fn group_of(c: &ProfileConfig, g: PhaseGroup) -> Option<&GroupProfile> {
     c.groups.iter().find(|x| x.group == g)
 }
 
