@@ -152,14 +152,7 @@ fn y_bounds(series: &[Series]) -> Option<(f64, f64)> {
 pub fn stacked_phase_bars(bars: &[StackedBar]) -> Result<String, String> {
     let bars: Vec<ColouredBar> = bars
         .iter()
-        .map(|b| ColouredBar {
-            label: b.label.clone(),
-            segments: b
-                .segments
-                .iter()
-                .map(|&(p, ns)| (phase_colour(p), ns))
-                .collect(),
-        })
+        .map(|b| ColouredBar::of(&b.label, &b.segments, phase_colour))
         .collect();
     stacked_bars(&bars, "share of the call's phase-sum time (%)")
 }
@@ -183,14 +176,7 @@ pub fn group_colour(group: PhaseGroup) -> &'static str {
 pub fn stacked_group_bars(bars: &[GroupBar]) -> Result<String, String> {
     let bars: Vec<ColouredBar> = bars
         .iter()
-        .map(|b| ColouredBar {
-            label: b.label.clone(),
-            segments: b
-                .segments
-                .iter()
-                .map(|&(g, ns)| (group_colour(g), ns))
-                .collect(),
-        })
+        .map(|b| ColouredBar::of(&b.label, &b.segments, group_colour))
         .collect();
     stacked_bars(&bars, "share of the call's time (%)")
 }
@@ -199,6 +185,15 @@ pub fn stacked_group_bars(bars: &[GroupBar]) -> Result<String, String> {
 struct ColouredBar {
     label: String,
     segments: Vec<(&'static str, f64)>,
+}
+
+impl ColouredBar {
+    fn of<K: Copy>(label: &str, segments: &[(K, f64)], colour: fn(K) -> &'static str) -> Self {
+        ColouredBar {
+            label: label.to_owned(),
+            segments: segments.iter().map(|&(k, ns)| (colour(k), ns)).collect(),
+        }
+    }
 }
 
 fn stacked_bars(bars: &[ColouredBar], x_desc: &str) -> Result<String, String> {

@@ -102,8 +102,14 @@ pub struct Breakdown {
 
 /// Split one thread's spans into calls: a call starts at each `task_lookup` span.
 pub fn split_calls(spans: &[PhaseSpan]) -> Vec<&[PhaseSpan]> {
+    split_at_starts(spans, |s| s.phase == Phase::TaskLookup)
+}
+
+/// Split `spans` into runs that each begin at a span for which `starts_call` holds (spans before
+/// the first such span belong to no call and are left out).
+pub fn split_at_starts<T>(spans: &[T], starts_call: impl Fn(&T) -> bool) -> Vec<&[T]> {
     let starts: Vec<usize> = (0..spans.len())
-        .filter(|&i| spans[i].phase == Phase::TaskLookup)
+        .filter(|&i| starts_call(&spans[i]))
         .collect();
     starts
         .iter()

@@ -305,21 +305,11 @@ fn rts_core_unprobed(job: &CellJob) -> anyhow::Result<UnprobedOutcome> {
 }
 
 fn rts_core_sites(c_function: u64) -> anyhow::Result<callsites::CallSites> {
-    let mut syms = sampling::symbols::Symbolizer::new()?;
-    let range = syms
-        .resolve(c_function)
-        .range
-        .ok_or_else(|| anyhow::anyhow!("c_function has no symbol with a size"))?;
-    let targets = RTS_CORE_STUB_CALLS
-        .iter()
-        .map(|&n| {
-            let (addr, _) = syms
-                .find_in_file_of(c_function, n)
-                .ok_or_else(|| anyhow::anyhow!("{n} not in the binary's symbol table"))?;
-            Ok((n.to_owned(), addr))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    callsites::find(&syms, range, &targets)
+    callsites::find_in_process(c_function, RTS_CORE_STUB_CALLS, |syms, n| {
+        syms.find_in_file_of(c_function, n)
+            .map(|(addr, _)| addr)
+            .ok_or_else(|| anyhow::anyhow!("{n} not in the binary's symbol table"))
+    })
 }
 
 /// Group breakdown of every thread's spans.

@@ -132,13 +132,23 @@ impl EventSpec {
     fn builder(&self) -> Builder<'static> {
         let mut b = self.unattached_builder();
         // The calling thread only (pid 0, cpu -1), not its children; user space only, which
-        // is also what perf_event_paranoid = 2 permits.
+        // is also what perf_event_paranoid = 2 permits, except for the events that only fire
+        // in the kernel (see `fires_in_kernel`).
         b.observe_self()
             .any_cpu()
             .inherit(false)
-            .exclude_kernel(true)
+            .exclude_kernel(!self.fires_in_kernel())
             .exclude_hv(true);
         b
+    }
+
+    /// Context switches and CPU migrations happen in the scheduler: with `exclude_kernel` they
+    /// always count 0 (`perf stat -e context-switches:u` reads 0 where `context-switches` reads
+    /// 321 for 50 sleeps on Linux 6.18), so they count kernel mode, and are unavailable with the
+    /// reason where that is not permitted, rather than a silent zero.
+    fn fires_in_kernel(&self) -> bool {
+        matches!(&self.kind, EventKind::Software(e)
+            if *e == Software::CONTEXT_SWITCHES || *e == Software::CPU_MIGRATIONS)
     }
 
     /// A builder counting this event on thread `tid` (any CPU, not its children), with kernel

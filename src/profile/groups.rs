@@ -49,14 +49,7 @@ pub fn roll_up(spans: &[PhaseSpan]) -> Vec<GroupSpan> {
 
 /// Split one thread's group spans into calls: a call starts at each `lock` span.
 pub fn split_calls(spans: &[GroupSpan]) -> Vec<&[GroupSpan]> {
-    let starts: Vec<usize> = (0..spans.len())
-        .filter(|&i| spans[i].group == PhaseGroup::Lock)
-        .collect();
-    starts
-        .iter()
-        .enumerate()
-        .map(|(k, &s)| &spans[s..starts.get(k + 1).copied().unwrap_or(spans.len())])
-        .collect()
+    super::breakdown::split_at_starts(spans, |s| s.group == PhaseGroup::Lock)
 }
 
 /// Whether every call's spans are contiguous (`end == next start`) and in time order.

@@ -12,11 +12,10 @@ pub mod spans;
 use std::ffi::c_void;
 
 use anyhow::Context;
-use callin_vocab::PhaseGroup;
 use libloading::os::unix::{Library as UnixLibrary, RTLD_LOCAL, RTLD_NOW};
 
 use super::cell::{self, CellJob, SpansOutcome, UnprobedOutcome};
-use super::sampling::{callsites, symbols::Symbolizer};
+use super::sampling::callsites;
 use crate::driver::{RunHooks, RunMode};
 use crate::ghc::{self, GhcRts};
 
@@ -141,10 +140,12 @@ fn reopen(library: &std::path::Path) -> anyhow::Result<libloading::Library> {
         .with_context(|| format!("reopening {}", library.display()))
 }
 
-fn symbol<T: Copy>(lib: &libloading::Library, name: &str) -> anyhow::Result<T> {
+/// The symbol `name` of `lib` as a `T`.
+pub(crate) fn symbol<T: Copy>(lib: &libloading::Library, name: &str) -> anyhow::Result<T> {
     let c = format!("{name}\0");
-    // SAFETY: every caller names a function of GHC's RTS whose C type is `T` (RtsAPI.h); the
-    // library stays loaded for the life of the process (GhcRts keeps it).
+    // SAFETY: every caller names a function of GHC's RTS (RtsAPI.h) or of the wrapped library
+    // (ghc/wrap/rts_spans.c) whose C type is `T`; the pointer is used only while the library is
+    // loaded (GhcRts keeps it for the life of the process; the recorder holds a handle).
     unsafe { lib.get::<T>(c.as_bytes()) }
         .map(|s| *s)
         .map_err(|e| anyhow::anyhow!("{name}: {e}"))
@@ -166,19 +167,8 @@ fn read_stats(get: unsafe extern "C" fn(*mut c_void)) -> Option<(u64, u32, u32)>
 }
 
 fn ghc_sites(lib: &libloading::Library, c_function: u64) -> anyhow::Result<callsites::CallSites> {
-    let mut syms = Symbolizer::new()?;
-    let range = syms
-        .resolve(c_function)
-        .range
-        .ok_or_else(|| anyhow::anyhow!("c_function has no symbol with a size"))?;
-    let targets = GHC_STUB_CALLS
-        .iter()
-        .map(|&n| {
-            let p: *const c_void = symbol(lib, n)?;
-            Ok((n.to_owned(), p as usize as u64))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let sites = callsites::find(&syms, range, &targets)?;
-    debug_assert!(sites.sites.iter().any(|s| s.group == PhaseGroup::Eval));
-    Ok(sites)
+    callsites::find_in_process(c_function, GHC_STUB_CALLS, |_, n| {
+        let p: *const c_void = symbol(lib, n)?;
+        Ok(p as usize as u64)
+    })
 }

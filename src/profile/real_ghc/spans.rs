@@ -10,6 +10,7 @@ use std::path::Path;
 use callin_vocab::PhaseGroup;
 use libloading::os::unix::{Library as UnixLibrary, RTLD_LOCAL, RTLD_NOW};
 
+use super::symbol;
 use crate::profile::groups::GroupSpan;
 
 /// Mirror of `CallinSpan` in `ghc/wrap/rts_spans.c`.
@@ -48,15 +49,6 @@ pub struct SpanRecorder {
     time_boundaries: unsafe extern "C" fn(usize) -> u64,
     /// Group of each function index the library records.
     groups: Vec<PhaseGroup>,
-}
-
-fn symbol<T: Copy>(lib: &libloading::Library, name: &str) -> anyhow::Result<T> {
-    let c = format!("{name}\0");
-    // SAFETY: every caller names a function of ghc/wrap/rts_spans.c whose C signature is `T`;
-    // the pointer is used only while `lib` is loaded (the recorder owns a handle to it).
-    unsafe { lib.get::<T>(c.as_bytes()) }
-        .map(|s| *s)
-        .map_err(|e| anyhow::anyhow!("{name} missing from the wrapped library: {e}"))
 }
 
 impl SpanRecorder {

@@ -67,6 +67,26 @@ pub fn expected_calls(group: PhaseGroup) -> usize {
     if group == PhaseGroup::Apply { 2 } else { 1 }
 }
 
+/// The call sites in the `c_function` at `c_function` (an address of this process) of the
+/// functions `names`, each function's runtime address given by `address_of` (with this
+/// process's symbols at hand).
+pub fn find_in_process(
+    c_function: u64,
+    names: &[&str],
+    mut address_of: impl FnMut(&mut Symbolizer, &str) -> anyhow::Result<u64>,
+) -> anyhow::Result<CallSites> {
+    let mut syms = Symbolizer::new()?;
+    let range = syms
+        .resolve(c_function)
+        .range
+        .ok_or_else(|| anyhow::anyhow!("c_function has no symbol with a size"))?;
+    let targets = names
+        .iter()
+        .map(|&n| Ok((n.to_owned(), address_of(&mut syms, n)?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    find(&syms, range, &targets)
+}
+
 /// Find the call sites in `c_function` (`range`) of the functions `targets` (name, runtime
 /// address). Every memory read is checked against the process's mappings first.
 pub fn find(
