@@ -146,9 +146,15 @@ impl EventSpec {
     /// always count 0 (`perf stat -e context-switches:u` reads 0 where `context-switches` reads
     /// 321 for 50 sleeps on Linux 6.18), so they count kernel mode, and are unavailable with the
     /// reason where that is not permitted, rather than a silent zero.
-    fn fires_in_kernel(&self) -> bool {
-        matches!(&self.kind, EventKind::Software(e)
-            if *e == Software::CONTEXT_SWITCHES || *e == Software::CPU_MIGRATIONS)
+    pub fn fires_in_kernel(&self) -> bool {
+        match &self.kind {
+            EventKind::Software(e) => {
+                *e == Software::CONTEXT_SWITCHES || *e == Software::CPU_MIGRATIONS
+            }
+            // PERF_TYPE_TRACEPOINT = 2: tracepoints fire in the kernel.
+            EventKind::Attr { type_, .. } => *type_ == 2,
+            EventKind::Hardware(_) | EventKind::Cache(_) => false,
+        }
     }
 
     /// A builder counting this event on thread `tid` (any CPU, not its children), with kernel

@@ -6,7 +6,8 @@
 //!
 //! Kernel mode is counted (`exclude_kernel = 0`): a context switch, a migration and a futex
 //! system call all happen in the kernel, where a user-only event never fires. That needs root or
-//! `perf_event_paranoid` ≤ 1; otherwise these events are unavailable and say so.
+//! `perf_event_paranoid` ≤ 1; otherwise these events are unavailable and say so (page faults,
+//! which also fire in user mode, are then counted in user mode).
 
 use std::path::Path;
 
@@ -126,9 +127,19 @@ impl ThreadCounterHooks {
             let opened: Result<Vec<Counter>, String> = tids
                 .iter()
                 .map(|&tid| {
-                    spec.thread_builder(tid, true)
-                        .build()
-                        .map_err(|e| describe_open_error(&e, spec.needs_pmu()))
+                    // Kernel mode where permitted; an event that also fires in user mode (page
+                    // faults) falls back to user mode only without the permission.
+                    let opened = spec.thread_builder(tid, true).build();
+                    match opened {
+                        Err(e)
+                            if e.raw_os_error() == Some(libc::EACCES)
+                                && !spec.fires_in_kernel() =>
+                        {
+                            spec.thread_builder(tid, false).build()
+                        }
+                        r => r,
+                    }
+                    .map_err(|e| describe_open_error(&e, spec.needs_pmu()))
                 })
                 .collect();
             let slot = match opened {
