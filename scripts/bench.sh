@@ -65,7 +65,7 @@ case $mode in
         ;;
     quick)
         run_args=(--quick)
-        profile_args=(--calls 20000 --iters 10000 --callgrind-ops 2000)
+        profile_args=(--calls 20000 --iters 10000 --callgrind-ops 2000 --sample-ms 500)
         numa_args=(--calls 20000 --reps 3)
         criterion_args=(--quick --warm-up-time 0.3 --measurement-time 0.5)
         ;;
@@ -73,7 +73,7 @@ case $mode in
         # 6 rounds: the fewest that give a 95 % interval, so smoke runs every path of the
         # paired-round statistics; 10 ms per system per round.
         run_args=(--rounds 6 --round-ms 10)
-        profile_args=(--calls 2000 --iters 10000 --callgrind-ops 200)
+        profile_args=(--calls 2000 --iters 10000 --callgrind-ops 200 --sample-ms 100)
         numa_args=(--calls 2000 --reps 1)
         criterion_args=(--warm-up-time 0.001 --measurement-time 0.001 --sample-size 10
             --nresamples 1000 --noplot)
@@ -161,8 +161,12 @@ build() {
         cargo bench -q --no-run "${group_args[@]}"
 }
 
+# The three systems side by side at 1x1, 2x1 (oversubscribed) and 2x2; the children that sample
+# rts-core run the binary built without probes, so nothing is on the sampled path. Budget (full
+# job, this 2-core machine): 3.5 minutes for the whole step.
 profile() {
-    local args=(--threads 1,2 --caps 1,2 --json "$results/profile.json" "${profile_args[@]}")
+    local args=(--systems default,ghc-mode,real-ghc --cells 1x1,2x1,2x2 --unprobed-exe "$bin"
+        --json "$results/profile.json" "${profile_args[@]}")
     if command -v valgrind >/dev/null; then
         args+=(--callgrind)
     else

@@ -7,6 +7,8 @@
 #   valgrind         instruction counts per phase (callgrind)
 #   ghc              GHC's own generated stub in the tests, and the GHC baseline
 #   chromium         headless screenshot of the HTML report (reports/tests/screenshot.rs)
+# As root it also mounts tracefs at /sys/kernel/tracing when it is not mounted: the profile's
+# futex-calls-per-call counter opens the syscalls:sys_enter_futex tracepoint by its id there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -62,5 +64,18 @@ check_rust() {
     done
 }
 
+mount_tracefs() {
+    if [ -e /sys/kernel/tracing/events ]; then
+        echo "setup: tracefs mounted, skipping"
+    elif [ "$(id -u)" -ne 0 ]; then
+        echo "setup: tracefs not mounted and not root: futex calls per call will say unavailable" >&2
+    elif mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null; then
+        echo "setup: mounted tracefs at /sys/kernel/tracing"
+    else
+        echo "setup: could not mount tracefs: futex calls per call will say unavailable" >&2
+    fi
+}
+
 install_missing_packages
+mount_tracefs
 check_rust

@@ -60,27 +60,28 @@ fn profile_json_round_trips_through_the_schema() {
 }
 
 #[test]
-fn callgrind_counts_repeat_exactly() {
+fn callgrind_counts_repeat_exactly_in_one_process_per_run() {
     if let Some(why) = callgrind::unavailable_reason() {
         panic!("{why}: run scripts/setup.sh (it installs valgrind)");
     }
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("profile_results/callgrind");
-    std::fs::create_dir_all(&dir).unwrap();
-    for phase in ["mk_int", callgrind::WHOLE_CALL] {
-        let runs: Vec<u64> = (0..2)
-            .map(|r| {
-                let f = dir.join(format!("{phase}.{r}.out"));
-                callgrind::run_once(
-                    bin().as_ref(),
-                    phase,
-                    callin_vocab::System::Default,
-                    1_000,
-                    &f,
-                )
-                .unwrap()
-            })
-            .collect();
-        assert!(runs[0] > 0, "{phase}: the region was collected");
-        assert_eq!(runs[0], runs[1], "{phase}: two runs differ");
+    let c = callgrind::count_system(bin().as_ref(), callin_vocab::System::Default, 500, 2, &dir)
+        .unwrap();
+    assert!(c.identical, "two runs differ: {c:?}");
+    let names: Vec<&str> = c.phases.iter().map(|p| p.name).collect();
+    assert_eq!(
+        names,
+        callgrind::region_names(callin_vocab::System::Default)
+    );
+    assert!(
+        c.phases.iter().all(|p| p.runs_ir[0] > 0),
+        "every region was collected"
+    );
+    for g in callin_vocab::PhaseGroup::ALL {
+        assert!(
+            c.groups.iter().any(|&(h, ir)| h == g && ir > 0.0),
+            "{g}: no inclusive Ir from c_function's call graph: {:?}",
+            c.groups
+        );
     }
 }

@@ -5,7 +5,7 @@
 //! Legends are drawn by the HTML around the chart, from [`PHASE_COLOURS`] / [`SERIES_COLOURS`].
 
 use crate::format;
-use crate::schema::Phase;
+use crate::schema::{Phase, PhaseGroup};
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 
@@ -150,6 +150,53 @@ fn y_bounds(series: &[Series]) -> Option<(f64, f64)> {
 /// share of that bar's phase sum, so a 12 ns call and a 10 µs call are equally readable; the
 /// label carries the bar's total in ns. Colours from [`phase_colour`].
 pub fn stacked_phase_bars(bars: &[StackedBar]) -> Result<String, String> {
+    let bars: Vec<ColouredBar> = bars
+        .iter()
+        .map(|b| ColouredBar::of(&b.label, &b.segments, phase_colour))
+        .collect();
+    stacked_bars(&bars, "share of the call's phase-sum time (%)")
+}
+
+/// One stacked bar of phase groups: a label and (group, ns) segments in call order.
+pub struct GroupBar {
+    pub label: String,
+    /// Segments; zero-length segments are skipped.
+    pub segments: Vec<(PhaseGroup, f64)>,
+}
+
+/// A group's colour: the colour of its first phase, so the two charts read alike.
+pub fn group_colour(group: PhaseGroup) -> &'static str {
+    group
+        .phases()
+        .first()
+        .map_or(PHASE_COLOURS[0], |&p| phase_colour(p))
+}
+
+/// Like [`stacked_phase_bars`], for phase groups (colours from [`group_colour`]).
+pub fn stacked_group_bars(bars: &[GroupBar]) -> Result<String, String> {
+    let bars: Vec<ColouredBar> = bars
+        .iter()
+        .map(|b| ColouredBar::of(&b.label, &b.segments, group_colour))
+        .collect();
+    stacked_bars(&bars, "share of the call's time (%)")
+}
+
+/// A bar whose segments carry their colour.
+struct ColouredBar {
+    label: String,
+    segments: Vec<(&'static str, f64)>,
+}
+
+impl ColouredBar {
+    fn of<K: Copy>(label: &str, segments: &[(K, f64)], colour: fn(K) -> &'static str) -> Self {
+        ColouredBar {
+            label: label.to_owned(),
+            segments: segments.iter().map(|&(k, ns)| (colour(k), ns)).collect(),
+        }
+    }
+}
+
+fn stacked_bars(bars: &[ColouredBar], x_desc: &str) -> Result<String, String> {
     if bars.is_empty() || bars.iter().any(|b| bar_total(b) <= 0.0) {
         return Err("a configuration has no positive phase times to plot".into());
     }
@@ -169,7 +216,7 @@ pub fn stacked_phase_bars(bars: &[StackedBar]) -> Result<String, String> {
         chart
             .configure_mesh()
             .disable_y_mesh()
-            .x_desc("share of the call's phase-sum time (%)")
+            .x_desc(x_desc)
             .label_style(LABEL_FONT)
             .axis_desc_style(LABEL_FONT)
             .x_label_formatter(&|v| format!("{v:.0} %"))
@@ -185,12 +232,12 @@ pub fn stacked_phase_bars(bars: &[StackedBar]) -> Result<String, String> {
     Ok(svg)
 }
 
-fn bar_total(bar: &StackedBar) -> f64 {
+fn bar_total(bar: &ColouredBar) -> f64 {
     bar.segments.iter().map(|s| s.1.max(0.0)).sum()
 }
 
 /// The label of the bar drawn in segment `v` (bars are drawn top-down, so row r is bar n-1-r).
-fn bar_label(bars: &[StackedBar], v: &SegmentValue<u32>) -> String {
+fn bar_label(bars: &[ColouredBar], v: &SegmentValue<u32>) -> String {
     let SegmentValue::CenterOf(row) = v else {
         return String::new();
     };
@@ -201,16 +248,16 @@ fn bar_label(bars: &[StackedBar], v: &SegmentValue<u32>) -> String {
         .unwrap_or_default()
 }
 
-fn bar_rectangles(row: u32, bar: &StackedBar) -> Vec<Rectangle<(f64, SegmentValue<u32>)>> {
+fn bar_rectangles(row: u32, bar: &ColouredBar) -> Vec<Rectangle<(f64, SegmentValue<u32>)>> {
     let total = bar_total(bar);
     let mut x = 0.0;
     let mut out = Vec::new();
-    for &(phase, ns) in &bar.segments {
+    for &(hex, ns) in &bar.segments {
         if ns <= 0.0 {
             continue;
         }
         let width = 100.0 * ns / total;
-        let colour = rgb(phase_colour(phase));
+        let colour = rgb(hex);
         let mut rect = Rectangle::new(
             [
                 (x, SegmentValue::Exact(row)),

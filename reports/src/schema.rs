@@ -49,6 +49,12 @@ pub enum Source {
     Driver,
     /// criterion's `estimates.json`.
     Criterion,
+    /// Spans of the real GHC's C API calls, timed by wrappers of the baseline library (TSC).
+    ApiSpan,
+    /// Statistical sampling (perf events), nothing on the call path.
+    Sampling,
+    /// GHC's own runtime statistics (`getRTSStats` with `+RTS -T`).
+    GhcStats,
 }
 
 impl Source {
@@ -61,6 +67,9 @@ impl Source {
             Source::Callgrind => "callgrind",
             Source::Driver => "driver",
             Source::Criterion => "criterion",
+            Source::ApiSpan => "api-span",
+            Source::Sampling => "sampling",
+            Source::GhcStats => "ghc-stats",
         }
     }
 }
@@ -346,21 +355,21 @@ pub struct ProfileResults {
     pub tsc_hz: Option<f64>,
     /// Cost of one probe (one timestamp into the per-thread buffer) in ns per phase boundary.
     pub probe_overhead_ns_per_boundary: Option<f64>,
-    /// One entry per (policy, threads, capabilities).
+    /// One entry per (system, threads, capabilities).
     #[serde(default)]
     pub configs: Vec<ProfileConfig>,
-    /// Deterministic instruction counts per phase, one entry per policy.
+    /// Deterministic instruction counts per phase and per group, one entry per system.
     #[serde(default)]
     pub callgrind: Vec<CallgrindCounts>,
     /// Why callgrind counts are absent (e.g. `valgrind not installed`).
     pub callgrind_skipped: Option<String>,
 }
 
-/// The phase breakdown of one policy at one thread configuration.
+/// The phase breakdown of one system at one thread configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProfileConfig {
-    /// Policy label (`default`, `ghc`, ...).
-    pub policy: String,
+    /// The system profiled (`default`, `ghc-mode`: rts-core policy sets; `real-ghc`).
+    pub system: System,
     /// OS threads calling concurrently (count).
     pub threads: u32,
     /// Capabilities (count).
@@ -383,6 +392,91 @@ pub struct ProfileConfig {
     #[serde(default)]
     pub end_to_end_unprobed_ns: Option<f64>,
     /// Why this configuration was not profiled.
+    pub skipped: Option<String>,
+    /// Per phase group (the C API calls), every view side by side, in call order.
+    #[serde(default)]
+    pub groups: Vec<GroupProfile>,
+    /// Why the span/probe view of the groups is absent (e.g. built without `probes`).
+    #[serde(default)]
+    pub spans_skipped: Option<String>,
+    /// The sampling view's run: event, sample counts, the "other" row; or why it is absent.
+    #[serde(default)]
+    pub sampling: Option<SamplingSummary>,
+    /// Counters per call of the whole call (context switches, futex calls, bytes allocated, ...),
+    /// each with its source, or why it is unavailable.
+    #[serde(default)]
+    pub call_counters: Vec<CounterValue>,
+}
+
+/// One phase group of one configuration, every view side by side. Each view is `None` when
+/// not measured (the configuration or the file says why).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupProfile {
+    /// Which group.
+    pub group: PhaseGroup,
+    /// Mean ns per call in the group's spans (probes for rts-core, API spans for real GHC).
+    pub span_ns_mean: Option<f64>,
+    /// Median ns per call in the group's spans.
+    pub span_ns_median: Option<f64>,
+    /// 99th percentile ns per call in the group's spans.
+    pub span_ns_p99: Option<f64>,
+    /// The group's span mean over the sum of group means, in `[0, 1]`.
+    pub span_share: Option<f64>,
+    /// `span_ns_mean` with the calibrated cost of one boundary taken off each span, clamped at 0
+    /// (ns).
+    #[serde(default)]
+    pub span_ns_mean_corrected: Option<f64>,
+    /// `span_ns_mean_corrected` over the sum of the corrected group means, in `[0, 1]`: the share
+    /// compared with sampling.
+    #[serde(default)]
+    pub span_share_corrected: Option<f64>,
+    /// Where the span figures came from (`probe-tsc` or `api-span`).
+    pub span_source: Option<Source>,
+    /// Share of the driver threads' samples, in `[0, 1]`.
+    pub sample_share: Option<f64>,
+    /// Binomial standard error of `sample_share`.
+    pub sample_share_stderr: Option<f64>,
+    /// Samples in this group (count).
+    pub samples: Option<u64>,
+    /// `sample_share` × the unprobed end-to-end ns per call (ns).
+    pub sample_ns_per_call: Option<f64>,
+    /// Most frequent leaf functions of the group's samples (name, samples).
+    #[serde(default)]
+    pub sample_top_functions: Vec<(String, u64)>,
+    /// The span and sampling shares differ by more than 2× (either way).
+    #[serde(default)]
+    pub views_disagree: bool,
+}
+
+/// How one configuration was sampled, and what no group took.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SamplingSummary {
+    /// The sampling event (`cycles` where a PMU exists, else `cpu-clock`).
+    pub event: Option<String>,
+    /// Why the preferred event was not used (e.g. `cycles unavailable: ENOENT ...`).
+    pub event_note: Option<String>,
+    /// Samples per second per thread.
+    pub frequency_hz: Option<u64>,
+    /// Kernel-mode samples were taken too.
+    pub includes_kernel: Option<bool>,
+    /// Samples of the driver threads (count).
+    pub samples: Option<u64>,
+    /// Samples the kernel lost (count).
+    pub lost: Option<u64>,
+    /// Share of samples in no group (`other`), in `[0, 1]`.
+    pub other_share: Option<f64>,
+    /// Binomial standard error of `other_share`.
+    pub other_share_stderr: Option<f64>,
+    /// The top leaf functions of `other` (name, samples).
+    #[serde(default)]
+    pub other_top_functions: Vec<(String, u64)>,
+    /// Samples per attribution rule (`call_chain`, `stub_glue`, `table`, `other`).
+    #[serde(default)]
+    pub attribution: BTreeMap<String, u64>,
+    /// Mapped files without a full symbol table.
+    #[serde(default)]
+    pub stripped_files: Vec<String>,
+    /// Why there is no sampling view.
     pub skipped: Option<String>,
 }
 
@@ -429,16 +523,33 @@ pub struct CounterValue {
     pub source: Source,
 }
 
-/// Callgrind instruction counts per phase for one policy, single-threaded.
+/// Callgrind instruction counts per phase and per group for one system, single-threaded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallgrindCounts {
-    /// Policy label.
-    pub policy: String,
-    /// Instructions per call in each phase (count, Ir).
+    /// The system counted.
+    pub system: System,
+    /// Instructions per operation of each isolated phase (rts-core; count, Ir).
     #[serde(default)]
     pub phases: Vec<PhaseInstructions>,
+    /// Instructions per call inside each C API call of the whole `c_function` (count, Ir).
+    #[serde(default)]
+    pub groups: Vec<GroupInstructions>,
+    /// Instructions per whole `c_function` call (count, Ir).
+    pub call_instructions: Option<f64>,
     /// Whether two runs gave identical counts, when checked.
     pub identical_across_runs: Option<bool>,
+    /// Why this system has no counts.
+    #[serde(default)]
+    pub skipped: Option<String>,
+}
+
+/// Instructions per call inside one C API call, under callgrind (inclusive of its callees).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupInstructions {
+    /// Which group.
+    pub group: PhaseGroup,
+    /// Instructions per call (count).
+    pub instructions: f64,
 }
 
 /// Instructions retired per call in one phase, under callgrind.

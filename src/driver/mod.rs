@@ -33,6 +33,10 @@ use crate::pin::{PinError, PinPolicy};
 use gate::{AbortOnDrop, StartGate};
 use worker::{WorkerOutcome, WorkerShared, run_worker};
 
+/// Name prefix of the driver's threads: thread `i` is `driver-<i>` (the profiler finds them in
+/// `/proc/self/task` to attach per-thread counters and samplers).
+pub const THREAD_NAME_PREFIX: &str = "driver-";
+
 /// A function the driver calls (one argument, one result, of a [`Signature`]), with an optional
 /// per-thread tidy-up.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +45,7 @@ pub struct CallTarget {
     /// of `signature` (see [`CallTarget::typed`]).
     f: unsafe extern "C" fn(),
     signature: Signature,
+    thread_start: Option<fn()>,
     thread_done: Option<unsafe extern "C" fn()>,
 }
 
@@ -74,7 +79,17 @@ impl CallTarget {
             // (`typed`); fn pointers of every type have the same size.
             f: unsafe { std::mem::transmute::<*const c_void, unsafe extern "C" fn()>(f) },
             signature,
+            thread_start: None,
             thread_done: None,
+        }
+    }
+
+    /// Also call `start` on each driver thread right after it is pinned, before its warm-up
+    /// calls (outside timing), e.g. to pre-fault its stack for the sampling profiler.
+    pub fn with_thread_start(self, start: fn()) -> CallTarget {
+        CallTarget {
+            thread_start: Some(start),
+            ..self
         }
     }
 
@@ -146,6 +161,12 @@ impl CallTarget {
     /// [`CallTarget::call_value`] and makes no more calls.
     pub fn finish_thread(&self) {
         self.thread_done();
+    }
+
+    fn thread_start(&self) {
+        if let Some(start) = self.thread_start {
+            start()
+        }
     }
 
     fn thread_done(&self) {
@@ -357,7 +378,7 @@ pub fn run_with_hooks<H: RunHooks + ?Sized>(
         for (i, &pin_to) in plan.iter().enumerate() {
             let shared = &shared;
             let h = std::thread::Builder::new()
-                .name(format!("driver-{i}"))
+                .name(format!("{THREAD_NAME_PREFIX}{i}"))
                 .spawn_scoped(s, move || run_worker(shared, i, pin_to))
                 .map_err(DriverError::Spawn)?;
             handles.push(h);

@@ -149,6 +149,7 @@ fn run_worker_with<C: Check>(
         start: None,
         end: None,
     };
+    shared.target.thread_start();
     let base = (index as i64) << INPUT_SHIFT;
     for i in 0..u64::from(shared.config.warmup_calls) {
         // Warm-up inputs count down from base - 1, so they never repeat a timed input.

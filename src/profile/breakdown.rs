@@ -33,6 +33,13 @@
 use callin_reports::schema::Phase;
 use serde::Serialize;
 
+/// Boundaries timed back to back per calibration sample.
+pub const CALIBRATION_BOUNDARIES: usize = 10_000;
+/// Samples per calibration repetition (their median is the repetition's figure).
+pub const CALIBRATION_SAMPLES: usize = 15;
+/// Calibration repetitions (the smallest median is the probe cost; also the API-span wrappers' boundary cost).
+pub const CALIBRATION_REPETITIONS: usize = 7;
+
 /// One recorded span with its phase mapped to the schema's phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PhaseSpan {
@@ -95,8 +102,14 @@ pub struct Breakdown {
 
 /// Split one thread's spans into calls: a call starts at each `task_lookup` span.
 pub fn split_calls(spans: &[PhaseSpan]) -> Vec<&[PhaseSpan]> {
+    split_at_starts(spans, |s| s.phase == Phase::TaskLookup)
+}
+
+/// Split `spans` into runs that each begin at a span for which `starts_call` holds (spans before
+/// the first such span belong to no call and are left out).
+pub fn split_at_starts<T>(spans: &[T], starts_call: impl Fn(&T) -> bool) -> Vec<&[T]> {
     let starts: Vec<usize> = (0..spans.len())
-        .filter(|&i| spans[i].phase == Phase::TaskLookup)
+        .filter(|&i| starts_call(&spans[i]))
         .collect();
     starts
         .iter()

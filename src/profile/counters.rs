@@ -130,7 +130,48 @@ impl EventSpec {
     }
 
     fn builder(&self) -> Builder<'static> {
-        let mut b = match &self.kind {
+        let mut b = self.unattached_builder();
+        // The calling thread only (pid 0, cpu -1), not its children; user space only, which
+        // is also what perf_event_paranoid = 2 permits, except for the events that only fire
+        // in the kernel (see `fires_in_kernel`).
+        b.observe_self()
+            .any_cpu()
+            .inherit(false)
+            .exclude_kernel(!self.fires_in_kernel())
+            .exclude_hv(true);
+        b
+    }
+
+    /// Context switches and CPU migrations happen in the scheduler: with `exclude_kernel` they
+    /// always count 0 (`perf stat -e context-switches:u` reads 0 where `context-switches` reads
+    /// 321 for 50 sleeps on Linux 6.18), so they count kernel mode, and are unavailable with the
+    /// reason where that is not permitted, rather than a silent zero.
+    pub fn fires_in_kernel(&self) -> bool {
+        match &self.kind {
+            EventKind::Software(e) => {
+                *e == Software::CONTEXT_SWITCHES || *e == Software::CPU_MIGRATIONS
+            }
+            // PERF_TYPE_TRACEPOINT = 2: tracepoints fire in the kernel.
+            EventKind::Attr { type_, .. } => *type_ == 2,
+            EventKind::Hardware(_) | EventKind::Cache(_) => false,
+        }
+    }
+
+    /// A builder counting this event on thread `tid` (any CPU, not its children), with kernel
+    /// mode counted when `kernel`: context switches, migrations and the futex tracepoint happen in
+    /// the kernel, so excluding it would count them as zero.
+    pub fn thread_builder(&self, tid: libc::pid_t, kernel: bool) -> Builder<'static> {
+        let mut b = self.unattached_builder();
+        b.observe_pid(tid)
+            .any_cpu()
+            .inherit(false)
+            .exclude_kernel(!kernel)
+            .exclude_hv(true);
+        b
+    }
+
+    fn unattached_builder(&self) -> Builder<'static> {
+        match &self.kind {
             EventKind::Hardware(e) => Builder::new(*e),
             EventKind::Software(e) => Builder::new(*e),
             EventKind::Cache(e) => Builder::new(e.clone()),
@@ -140,15 +181,7 @@ impl EventSpec {
                 b.attrs_mut().config = *config;
                 b
             }
-        };
-        // The calling thread only (pid 0, cpu -1), not its children; user space only, which
-        // is also what perf_event_paranoid = 2 permits.
-        b.observe_self()
-            .any_cpu()
-            .inherit(false)
-            .exclude_kernel(true)
-            .exclude_hv(true);
-        b
+        }
     }
 }
 

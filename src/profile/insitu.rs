@@ -30,12 +30,7 @@ const SPANS_PER_CALL: usize = 14;
 /// Alternating rounds of unprobed and recording threads per run (Note [probe inflation]).
 pub const ROUNDS: usize = 3;
 
-/// Boundaries timed back to back per calibration sample.
-pub const CALIBRATION_BOUNDARIES: usize = 10_000;
-/// Samples per calibration repetition (their median is the repetition's figure).
-pub const CALIBRATION_SAMPLES: usize = 15;
-/// Calibration repetitions (the smallest median is the probe cost).
-pub const CALIBRATION_REPETITIONS: usize = 7;
+pub use super::breakdown::{CALIBRATION_BOUNDARIES, CALIBRATION_REPETITIONS, CALIBRATION_SAMPLES};
 
 /// What one thread recorded.
 struct ThreadRecord {
@@ -51,6 +46,8 @@ pub struct InSituRun {
     pub threads: u32,
     pub calls_per_thread: u64,
     pub breakdown: Breakdown,
+    /// The same spans rolled up into phase groups (the C API calls).
+    pub groups: super::groups::GroupBreakdown,
     /// The same calls on threads that never record (Note [probe inflation]).
     pub unprobed: EndToEnd,
     /// `breakdown.end_to_end_mean_ns - unprobed.mean_ns`: what recording adds to a call (ns).
@@ -171,6 +168,11 @@ pub fn run(
         .flat_map(|s| breakdown::split_calls(s))
         .collect();
     let b = breakdown::breakdown(&calls_split, &e2e, ticks_per_ns, boundary_ns);
+    let rolled: Vec<Vec<super::groups::GroupSpan>> = spans_by_thread
+        .iter()
+        .map(|s| super::groups::roll_up(s))
+        .collect();
+    let groups = super::cell::spans_breakdown(&rolled, ticks_per_ns, boundary_ns);
     let unprobed = EndToEnd::of(&unprobed_ticks, ticks_per_ns);
     let inflation_ns = b.end_to_end_mean_ns - unprobed.mean_ns;
     Ok(InSituRun {
@@ -182,6 +184,7 @@ pub fn run(
         inflation_ns,
         unprobed,
         breakdown: b,
+        groups,
         dropped_spans: recorded.iter().map(|r| r.dropped).sum(),
         wrong_results: recorded.iter().map(|r| r.wrong).sum(),
     })

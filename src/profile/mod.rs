@@ -10,11 +10,18 @@
 
 pub mod breakdown;
 pub mod callgrind;
+pub mod cell;
 pub mod counters;
+pub mod experiment;
+pub mod groups;
 #[cfg(feature = "probes")]
 pub mod insitu;
 pub mod isolated;
 pub mod measurement;
+pub mod print;
+pub mod real_ghc;
+pub mod sampling;
+pub mod thread_counters;
 pub mod tsc;
 
 use std::fmt;

@@ -153,6 +153,22 @@ impl PhaseGroup {
             .collect()
     }
 
+    /// The group of the C API function `name` that GHC's stub calls (`rts_evalIO` in GHC 9.0,
+    /// `rts_inCall` from 9.2); `None` for any other name. The wrapped baseline and the sampling
+    /// call-site scan name what they saw by function; this is the one place that maps it.
+    pub fn of_c_function(name: &str) -> Option<PhaseGroup> {
+        Some(match name {
+            "rts_lock" => PhaseGroup::Lock,
+            "rts_mkInt" => PhaseGroup::MkInt,
+            "rts_apply" => PhaseGroup::Apply,
+            "rts_evalIO" | "rts_inCall" => PhaseGroup::Eval,
+            "rts_checkSchedStatus" => PhaseGroup::CheckStatus,
+            "rts_getInt" => PhaseGroup::GetInt,
+            "rts_unlock" => PhaseGroup::Unlock,
+            _ => return None,
+        })
+    }
+
     /// The GHC C API function(s) whose span this group is.
     pub const fn c_api(self) -> &'static str {
         match self {
@@ -235,6 +251,16 @@ mod tests {
             PhaseGroup::Unlock.phases(),
             [Phase::CapRelease, Phase::IncallPop]
         );
+    }
+
+    #[test]
+    fn every_c_api_function_maps_to_its_group() {
+        for g in PhaseGroup::ALL {
+            for f in g.c_api().split(" / ") {
+                assert_eq!(PhaseGroup::of_c_function(f), Some(g), "{f}");
+            }
+        }
+        assert_eq!(PhaseGroup::of_c_function("hs_init"), None);
     }
 
     #[test]

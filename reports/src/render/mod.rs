@@ -6,6 +6,7 @@
 
 mod compare;
 mod criterion;
+mod groups;
 mod numa;
 mod profile;
 mod run;

@@ -11,7 +11,7 @@ use super::{chart_or_reason, not_measured, source_note, with_input};
 use crate::chart::{self, StackedBar, phase_colour};
 use crate::format;
 use crate::input::Input;
-use crate::schema::{CallgrindCounts, Phase, PhaseProfile, ProfileConfig, ProfileResults};
+use crate::schema::{CallgrindCounts, Phase, PhaseProfile, ProfileConfig, ProfileResults, System};
 use maud::{Markup, html};
 use std::collections::BTreeSet;
 
@@ -32,7 +32,12 @@ pub(super) fn phases(profile: &Input<ProfileResults>) -> Markup {
 fn config_label(c: &ProfileConfig) -> String {
     let t = if c.threads == 1 { "thread" } else { "threads" };
     let k = if c.capabilities == 1 { "cap" } else { "caps" };
-    format!("{}: {} {t} / {} {k}", c.policy, c.threads, c.capabilities)
+    format!(
+        "{}: {} {t} / {} {k}",
+        c.system.title(),
+        c.threads,
+        c.capabilities
+    )
 }
 
 /// Whether every phase of `c` carries a per-call mean (profiles written before means had only
@@ -42,7 +47,11 @@ fn has_means(c: &ProfileConfig) -> bool {
 }
 
 fn phases_body(p: &ProfileResults) -> Markup {
-    let measured: Vec<&ProfileConfig> = p.configs.iter().filter(|c| c.skipped.is_none()).collect();
+    let measured: Vec<&ProfileConfig> = p
+        .configs
+        .iter()
+        .filter(|c| c.skipped.is_none() && !c.phases.is_empty())
+        .collect();
     let bars: Vec<StackedBar> = measured.iter().map(|c| stacked_bar(c)).collect();
     let any_median_bar = measured.iter().any(|c| !has_means(c));
     html! {
@@ -65,7 +74,9 @@ fn phases_body(p: &ProfileResults) -> Markup {
             }
             p.note { (CONTIGUOUS_SPANS_NOTE) }
         }
-        @for c in &p.configs { (config_block(c, p)) }
+        (super::groups::groups_section(p))
+        h3 { "Phases of rts-core (probes, isolated counters)" }
+        @for c in p.configs.iter().filter(|c| c.system != System::RealGhc) { (config_block(c, p)) }
         h3 { "Deterministic instruction counts (callgrind)" }
         (callgrind(p))
     }
@@ -112,7 +123,7 @@ fn config_block(c: &ProfileConfig, p: &ProfileResults) -> Markup {
             None => {
                 (agreement(c))
                 (inflation(c, p.probe_overhead_ns_per_boundary))
-                (phase_table(c, callgrind_for(p, &c.policy)))
+                (phase_table(c, callgrind_for(p, c.system)))
             }
         }
     }
@@ -201,8 +212,8 @@ fn unavailable_counters(c: &ProfileConfig) -> Vec<(String, String)> {
     set.into_iter().collect()
 }
 
-fn callgrind_for<'a>(p: &'a ProfileResults, policy: &str) -> Option<&'a CallgrindCounts> {
-    p.callgrind.iter().find(|c| c.policy == policy)
+fn callgrind_for(p: &ProfileResults, system: System) -> Option<&CallgrindCounts> {
+    p.callgrind.iter().find(|c| c.system == system)
 }
 
 fn phase_table(c: &ProfileConfig, ir: Option<&CallgrindCounts>) -> Markup {
@@ -287,7 +298,7 @@ fn callgrind(p: &ProfileResults) -> Markup {
     }
     html! {
         table {
-            tr { th { "phase" } @for c in &p.callgrind { th { (c.policy) " (instructions per call)" } } }
+            tr { th { "phase" } @for c in &p.callgrind { th { (c.system.title()) " (instructions per call)" } } }
             @for ph in Phase::ALL {
                 tr {
                     td { (ph.name()) }
