@@ -232,8 +232,6 @@ pub struct CapOwned {
     pub run_queue: RunQueue,
     /// Per-capability thread-id counter (`ThreadIds::PerCapability`).
     pub next_thread_id: u64,
-    /// Threads created on this capability since its nursery was last collected.
-    pub threads_since_gc: u64,
 }
 
 impl Capability {

@@ -844,7 +844,6 @@ impl Rts {
                 let cap_no = g.cap().no as u64;
                 let o = g.owned();
                 o.next_thread_id += 1;
-                o.threads_since_gc += 1;
                 (cap_no << 48) | o.next_thread_id
             }
             crate::policy::ThreadIds::GlobalLock => {
@@ -926,7 +925,6 @@ impl Rts {
                 if g.nursery().on_acquire() != Reclaim::None {
                     g.cap().stats.nursery_resets(1);
                 }
-                g.owned().threads_since_gc = 0;
                 self.prune_finished(g);
             }
             GcPolicy::StopTheWorld => self.stop_the_world_gc(g),

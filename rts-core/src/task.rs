@@ -77,15 +77,13 @@ impl Drop for TaskSlot {
     fn drop(&mut self) {
         let t = self.0.replace(ptr::null_mut());
         let Some(t) = NonNull::new(t) else { return };
+        // A thread that left in the middle of a call-in (an unwind through C, or `pthread_exit`
+        // from a body) keeps its Task: its InCalls may still be referenced, as GHC keeps every
+        // Task. Never panic in a thread-local destructor.
         // SAFETY: the slot held the only owning pointer, created by `new_task_cold`.
         if unsafe { t.as_ref() }.is_stopped() {
             // SAFETY: the thread is exiting and no call-in is active on its Task.
             unsafe { free_task(t) };
-        } else {
-            // The thread left in the middle of a call-in (an unwind through C, or
-            // `pthread_exit` from a body): its InCalls may still be referenced, so the Task is
-            // kept, as GHC keeps every Task. Never panic in a thread-local destructor.
-            stats::task_leaked();
         }
     }
 }
