@@ -48,8 +48,7 @@ fn ghc_driver() -> Option<&'static Path> {
             .arg(&dir)
             .arg("-o")
             .arg(&exe)
-            .arg(c_dir().join("ghc/Fun.hs"))
-            .arg(c_dir().join("ghc/Export.hs"))
+            .args(support::haskell_program())
             .arg(c_dir().join("argv_driver.c"))
             .output()
             .expect("ghc runs");
@@ -77,7 +76,9 @@ fn on_both(args: &[&str], check: impl Fn(&Output)) {
     let ours = support::run(rts_core, args);
     check(&ours);
     let Some(ghc) = ghc_driver() else {
-        eprintln!("SKIP: the comparison with GHC's RTS for {args:?} (ghc is not installed)");
+        support::skip(&format!(
+            "the comparison with GHC's RTS for {args:?} (ghc is not installed)"
+        ));
         return;
     };
     let theirs = support::run(ghc, args);

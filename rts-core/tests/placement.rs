@@ -3,12 +3,16 @@
 //! Every decision is checked against an oracle: own node first, then the nearest node with a
 //! free capability, `AllBusy` only when every capability is held, never a busy one.
 
+#[path = "common/skip.rs"]
+mod skip;
+
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rts_core::policy::PolicySet;
 use rts_core::rts::{self, SelectError, SelectedCap};
 use rts_core::{Config, NumaConfig, Rts};
+use skip::skip;
 
 const NODE_COUNTS: [u32; 4] = [1, 2, 4, 8];
 
@@ -282,7 +286,9 @@ fn concurrent_selection_never_hands_out_a_held_capability() {
 fn nurseries_follow_their_capability_node_with_a_fake_two_node_split() {
     let cpus = rts_core::numa::allowed_cpus().unwrap_or_default();
     if cpus.len() < 2 {
-        println!("SKIP: needs 2 allowed CPUs to split into two nodes, have {cpus:?}");
+        skip(&format!(
+            "needs 2 allowed CPUs to split into two nodes, have {cpus:?}"
+        ));
         return;
     }
     let numa = NumaConfig {

@@ -3,6 +3,9 @@
 //! remote one only when its node is full, a wait only when every capability is held; binding
 //! follows the configured node CPUs. Tests share the one RTS instance, so they run one at a time.
 
+#[path = "common/skip.rs"]
+mod skip;
+
 use std::sync::Mutex;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -12,6 +15,7 @@ use rts_core::capability::Capability;
 use rts_core::ffi::{rts_lock, rts_pinThreadToNumaNode, rts_setInCallCapability, rts_unlock};
 use rts_core::rts::ForeignNode;
 use rts_core::{Config, NumaConfig, PolicySet};
+use skip::skip;
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -33,7 +37,9 @@ fn two_allowed_cpus() -> Option<[usize; 2]> {
     match cpus[..] {
         [a, b, ..] => Some([a, b]),
         _ => {
-            println!("SKIP: needs 2 allowed CPUs to split into two nodes, have {cpus:?}");
+            skip(&format!(
+                "needs 2 allowed CPUs to split into two nodes, have {cpus:?}"
+            ));
             None
         }
     }

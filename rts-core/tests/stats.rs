@@ -1,5 +1,8 @@
-//! With the `stats` feature: the `ghc` policy set reproduces GHC's measured per-call figures
-//! (GHC-CALLIN.md §5.5, §8.2) and the lock-free set removes the locks and the per-call TSO.
+//! With the `stats` feature: the `ghc` policy set reproduces GHC's measured per-call figures and
+//! the lock-free set removes the locks and the per-call TSO. GHC 9.0.2 (`-threaded -O2`, one
+//! thread calling `foo x = return (x + 1)` at `-A1m`): 3.02 `pthread_mutex_lock` per call
+//! (`cap->lock` twice, `sched_mutex` once, GC and `sm_mutex` the rest), 1,208 bytes allocated per
+//! call (`+RTS -s`), 1,337 minor collections per million calls.
 #![cfg(feature = "stats")]
 
 mod common;
