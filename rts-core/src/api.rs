@@ -388,6 +388,7 @@ fn lock_task(rts: &'static Rts, task: &Task) -> *const Capability {
     let mut ic = incall::push_incall(task, rts);
     set_top_incall(ic.as_ptr());
     probe_mark!(IncallPush);
+    #[cfg_attr(not(feature = "probes"), allow(unused_mut))]
     let mut g = rts.acquire_for(task);
     let cap = g.cap();
     // SAFETY: `ic` was just pushed by this thread.
@@ -401,7 +402,7 @@ fn lock_task(rts: &'static Rts, task: &Task) -> *const Capability {
     if gc_due {
         probe_mark!(CapAcquire);
     }
-    let ready = !rts.is_exited() && rts.prepare_nursery(&mut g);
+    let (g, ready) = rts.prepare_nursery(g);
     #[cfg(feature = "probes")]
     if gc_due {
         probe_mark!(Gc);
@@ -924,10 +925,11 @@ pub fn safe_foreign_call<R>(f: impl FnOnce() -> R) -> Result<R, CallInError> {
     let r = f();
     rts.suspended_dec();
     let prefer = cx.ic().suspended_cap;
-    let mut g = rts.reacquire_for(cx.task(), prefer);
+    let g = rts.reacquire_for(cx.task(), prefer);
     let ic = cx.ic();
     ic.cap = g.cap();
-    if rts.is_exited() || !rts.prepare_nursery(&mut g) {
+    let (g, ready) = rts.prepare_nursery(g);
+    if !ready {
         detach(rts, g, ic);
     } else {
         ic.phase = CallPhase::Running;

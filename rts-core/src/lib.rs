@@ -14,7 +14,6 @@ pub mod capability;
 pub mod error;
 pub mod ffi;
 pub mod foreign_exports;
-mod ghc_wait;
 pub mod heap;
 pub mod incall;
 pub mod numa;

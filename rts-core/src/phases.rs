@@ -527,7 +527,7 @@ impl Held {
             if room >= HEADROOM_WORDS {
                 std::hint::black_box(g.nursery().alloc(room - HEADROOM_WORDS + 1));
             }
-            let alive = rts.prepare_nursery(&mut g);
+            let (_, alive) = rts.prepare_nursery(g);
             debug_assert!(alive, "the RTS shut down under a phase loop");
         }
         // The graph was reclaimed with the nursery.

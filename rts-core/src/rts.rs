@@ -359,17 +359,19 @@ impl Rts {
             let cap = self.cap(i);
             // A task that chose this capability before a shrink disabled it may hold it for a
             // moment; it gives it back as soon as it sees it disabled (`acquire_for`).
-            while !cap.try_grab() {
-                std::thread::yield_now();
-            }
+            let mut g = loop {
+                match cap.try_grab() {
+                    Some(g) => break g,
+                    None => std::thread::yield_now(),
+                }
+            };
             if i >= have {
                 let (home, nursery) = placed.next().expect("one nursery per new capability");
-                // SAFETY: just grabbed by this thread.
-                let mut g = unsafe { cap.enter(std::ptr::null()) };
+                g.set_running_task(std::ptr::null());
                 g.owned().nursery = Some(nursery);
                 self.nursery_homes.lock().push(home);
             }
-            cap.force_release();
+            g.force_release();
         }
         // ORDERING: Release publishes the nurseries to threads that read `n_enabled` (Acquire in
         // `n_capabilities`) before they grab one of the new capabilities.
@@ -524,7 +526,7 @@ impl Rts {
     pub(crate) fn acquire_for(&self, task: &Task) -> CapabilityGuard<'_> {
         loop {
             let pref = task.preferred_capability.get();
-            let cap = if pref >= 0 {
+            let mut g = if pref >= 0 {
                 self.task_node(task);
                 let c = self.cap(pref as u32 % self.n_capabilities());
                 self.acquire_specific(c)
@@ -534,8 +536,8 @@ impl Rts {
                     SelectPolicy::Ghc => self.select_ghc(task),
                 }
             };
-            // SAFETY: `cap` was acquired above by this thread for `task`.
-            let g = unsafe { cap.enter(task) };
+            g.set_running_task(task);
+            let cap = g.cap();
             if cap.no >= self.n_capabilities() {
                 // Chosen before a `setNumCapabilities` shrink disabled it (GHC: a task that
                 // wakes on a disabled capability moves on). Give it back and choose again;
@@ -558,20 +560,20 @@ impl Rts {
     ) -> CapabilityGuard<'_> {
         if let Some(i) = self.cap_index_of(prefer)
             && i < self.n_capabilities()
-            && self.try_take(self.cap(i))
+            && let Some(mut g) = self.try_take(self.cap(i))
         {
-            // SAFETY: just taken by this thread.
-            return unsafe { self.cap(i).enter(task) };
+            g.set_running_task(task);
+            return g;
         }
         self.acquire_for(task)
     }
 
-    fn try_take(&self, c: &Capability) -> bool {
+    fn try_take<'a>(&self, c: &'a Capability) -> Option<CapabilityGuard<'a>> {
         match self.config.policy.wait {
             WaitPolicy::SpinPark => c.try_grab(),
             WaitPolicy::Ghc => {
                 let got = c.try_acquire_ghc();
-                if got {
+                if got.is_some() {
                     c.stats.lock_acquisitions(1);
                 }
                 got
@@ -595,28 +597,33 @@ impl Rts {
             SelectPolicy::Ghc => self.take_free_ghc(node),
         };
         found
-            .map(|cap| SelectedCap { rts: self, cap })
+            .map(|g| SelectedCap {
+                rts: self,
+                guard: Some(g),
+            })
             .ok_or(SelectError::AllBusy)
     }
 
     /// Acquire `c` itself, waiting as long as it takes.
-    fn acquire_specific<'a>(&self, c: &'a Capability) -> &'a Capability {
+    fn acquire_specific<'a>(&self, c: &'a Capability) -> CapabilityGuard<'a> {
         match self.config.policy.wait {
             WaitPolicy::Ghc => {
-                let (locks, waited) = c.acquire_ghc();
+                let (g, locks, waited) = c.acquire_ghc();
                 c.stats.lock_acquisitions(locks);
                 if waited {
                     c.stats.waits(1);
                     c.stats.parks(1);
                 }
+                g
             }
             WaitPolicy::SpinPark => {
-                if c.acquire_spin_park() {
+                let (g, waited) = c.acquire_spin_park();
+                if waited {
                     c.stats.waits(1);
                 }
+                g
             }
         }
-        c
     }
 
     fn hinted_cap(&self, task: &Task) -> Option<&Capability> {
@@ -626,25 +633,25 @@ impl Rts {
     }
 
     /// The lock-free NUMA-aware selection (Note [free bitmaps]).
-    fn select_lockfree(&self, task: &Task) -> &Capability {
+    fn select_lockfree(&self, task: &Task) -> CapabilityGuard<'_> {
         if let Some(c) = self.hinted_cap(task)
-            && self.try_take(c)
+            && let Some(g) = self.try_take(c)
         {
-            return c;
+            return g;
         }
         self.select_lockfree_cold(task)
     }
 
     #[cold]
-    fn select_lockfree_cold(&self, task: &Task) -> &Capability {
+    fn select_lockfree_cold(&self, task: &Task) -> CapabilityGuard<'_> {
         let node = self.task_node(task);
         let mut waited = false;
         loop {
-            if let Some(c) = self.take_free_near(node) {
+            if let Some(g) = self.take_free_near(node) {
                 if waited {
-                    c.stats.waits(1);
+                    g.cap().stats.waits(1);
                 }
-                return c;
+                return g;
             }
             // Everything is busy: wait on the last capability, or the node's first enabled one.
             let target = self
@@ -656,20 +663,20 @@ impl Rts {
             }
             // Spin on it (Note [heir hand-off]), look for another free capability once more,
             // then commit to it: become its heir or queue on it.
-            if target.spin_wait() {
+            if let Some(g) = target.spin_wait() {
                 target.stats.waits(1);
-                return target;
+                return g;
             }
-            if let Some(c) = self.take_free_near(node) {
-                c.stats.waits(1);
-                return c;
+            if let Some(g) = self.take_free_near(node) {
+                g.cap().stats.waits(1);
+                return g;
             }
             // Committed, but not for good: another capability freeing up moves us there
-            // (Note [moving to a free capability] in capability.rs).
+            // (Note [moving to a free capability]).
             let elsewhere = || self.free_elsewhere(node, target);
-            if target.wait_queued(&elsewhere) {
+            if let Some(g) = target.wait_queued(&elsewhere) {
                 target.stats.waits(1);
-                return target;
+                return g;
             }
         }
     }
@@ -687,7 +694,7 @@ impl Rts {
 
     /// Take a free capability on `node`, else on the nearest node that has one: O(nodes ×
     /// caps per node / 64) bitmap words, never a scan of every capability.
-    fn take_free_near(&self, node: u32) -> Option<&Capability> {
+    fn take_free_near(&self, node: u32) -> Option<CapabilityGuard<'_>> {
         let nearest = self.nodes[node as usize].nearest.iter().copied();
         std::iter::once(node)
             .chain(nearest)
@@ -696,7 +703,7 @@ impl Rts {
 
     /// GHC's `find_capability_for_task` without the wait: the node's `last_free_capability`
     /// hint, else a scan of the node's capabilities; `None` where GHC would queue.
-    fn take_free_ghc(&self, node: u32) -> Option<&Capability> {
+    fn take_free_ghc(&self, node: u32) -> Option<CapabilityGuard<'_>> {
         let enabled = self.n_capabilities();
         let hint = self.last_free[node as usize].load(Ordering::Relaxed);
         let scan = self.nodes[node as usize].caps.iter().copied();
@@ -704,7 +711,13 @@ impl Rts {
             .chain(scan)
             .filter(|&i| i < enabled)
             .map(|i| self.cap(i))
-            .find(|c| !c.is_busy_hint() && self.try_take(c))
+            .find_map(|c| {
+                if c.is_busy_hint() {
+                    None
+                } else {
+                    self.try_take(c)
+                }
+            })
     }
 
     fn first_enabled_on(&self, node: u32) -> &Capability {
@@ -718,7 +731,7 @@ impl Rts {
     }
 
     /// Take a free capability of `node` using its bitmap.
-    fn take_free_on(&self, node: u32) -> Option<&Capability> {
+    fn take_free_on(&self, node: u32) -> Option<CapabilityGuard<'_>> {
         let nc = &self.nodes[node as usize];
         let enabled = self.n_capabilities();
         for (w, word) in nc.free.iter().enumerate() {
@@ -731,12 +744,14 @@ impl Rts {
                     continue;
                 }
                 let c = self.cap(i);
-                if self.try_take(c) {
-                    return Some(c);
+                if let Some(g) = self.try_take(c) {
+                    return Some(g);
                 }
                 word.fetch_and(!(1 << b), Ordering::SeqCst);
-                if !c.is_busy_hint() && self.try_take(c) {
-                    return Some(c);
+                if !c.is_busy_hint()
+                    && let Some(g) = self.try_take(c)
+                {
+                    return Some(g);
                 }
             }
         }
@@ -785,7 +800,7 @@ impl Rts {
     }
 
     /// Port of GHC's `find_capability_for_task` + `waitForCapability`.
-    fn select_ghc(&self, task: &Task) -> &Capability {
+    fn select_ghc(&self, task: &Task) -> CapabilityGuard<'_> {
         let node = self.task_node(task);
         let enabled = self.n_capabilities();
         let hint = self.last_free[node as usize].load(Ordering::Relaxed);
@@ -816,7 +831,7 @@ impl Rts {
             WaitPolicy::SpinPark => !g.release_lockfree(),
             WaitPolicy::Ghc => {
                 c.stats.lock_acquisitions(1);
-                c.release_ghc()
+                g.release_ghc()
             }
         };
         if left_idle {
@@ -903,29 +918,38 @@ impl Rts {
     }
 
     /// Called right after a call acquired `g` and before it allocates: reclaim the nursery if
-    /// it is nearly full, per the GC policy.
-    /// Returns false if the instance has shut down (the nursery is gone; the call must end
+    /// it is nearly full, per the GC policy. Gives back the guard (a stop-the-world collection
+    /// may have given the capability up meanwhile and taken it again) and whether the call may
+    /// allocate: false if the instance has shut down (the nursery is gone; the call must end
     /// `Interrupted` without allocating).
     #[inline]
-    pub(crate) fn prepare_nursery(&self, g: &mut CapabilityGuard<'_>) -> bool {
+    pub(crate) fn prepare_nursery<'a>(
+        &self,
+        mut g: CapabilityGuard<'a>,
+    ) -> (CapabilityGuard<'a>, bool) {
+        if self.is_exited() {
+            return (g, false);
+        }
         match &g.owned().nursery {
-            Some(n) if n.remaining_words() >= crate::nursery::HEADROOM_WORDS => true,
+            Some(n) if n.remaining_words() >= crate::nursery::HEADROOM_WORDS => (g, true),
             Some(_) => {
-                self.collect_cold(g);
-                !self.is_exited() && g.owned().nursery.is_some()
+                let mut g = self.collect_cold(g);
+                let ready = !self.is_exited() && g.owned().nursery.is_some();
+                (g, ready)
             }
-            None => false,
+            None => (g, false),
         }
     }
 
     #[cold]
-    fn collect_cold(&self, g: &mut CapabilityGuard<'_>) {
+    fn collect_cold<'a>(&self, mut g: CapabilityGuard<'a>) -> CapabilityGuard<'a> {
         match self.config.policy.gc {
             GcPolicy::PerCapability => {
                 if g.nursery().on_acquire() != Reclaim::None {
                     g.cap().stats.nursery_resets(1);
                 }
-                self.prune_finished(g);
+                self.prune_finished(&mut g);
+                g
             }
             GcPolicy::StopTheWorld => self.stop_the_world_gc(g),
         }
@@ -933,28 +957,25 @@ impl Rts {
 
     /// Port of `scheduleDoGC` for a nursery-exhausted call-in: `requestSync`, stop every other
     /// capability, collect all nurseries, walk the global thread list, release.
-    fn stop_the_world_gc(&self, g: &mut CapabilityGuard<'_>) {
+    fn stop_the_world_gc<'a>(&self, mut g: CapabilityGuard<'a>) -> CapabilityGuard<'a> {
         let Some(_sync) = self.ghc.sync.try_lock() else {
             // Another task is collecting and may be waiting for our capability: GHC yields it
             // (`requestSync` fails → `yieldCapability`). Our call has allocated nothing yet, so
             // let the other collection take our nursery too, then carry on.
-            self.yield_to_sync(g);
-            return;
+            return self.yield_to_sync(g);
         };
         let me = g.cap().no;
         let n = self.n_capabilities();
-        let others: Vec<&Capability> = (0..n)
+        let mut others: Vec<CapabilityGuard<'_>> = (0..n)
             .filter(|&i| i != me)
             .map(|i| self.acquire_specific(self.cap(i)))
             .collect();
         let mut reclaimed = u64::from(g.nursery().reclaim_now() != Reclaim::None);
         // Every held capability's finished set, gathered in ours (capacities are kept).
-        let mut done = std::mem::take(self.finished_of(g));
-        for c in &others {
-            // SAFETY: acquired just above by this thread.
-            let mut og = unsafe { CapabilityGuard::assume_held(c) };
+        let mut done = std::mem::take(self.finished_of(&mut g));
+        for og in &mut others {
             reclaimed += u64::from(og.nursery().reclaim_now() != Reclaim::None);
-            done.append(self.finished_of(&mut og));
+            done.append(self.finished_of(og));
         }
         done.sort_unstable();
         // `tidyThreadList`: drop the finished threads, walk the live ones.
@@ -964,31 +985,29 @@ impl Rts {
             s.threads.len()
         };
         done.clear();
-        *self.finished_of(g) = done;
+        *self.finished_of(&mut g) = done;
         g.cap().stats.stw_gcs(1);
         g.cap().stats.nursery_resets(reclaimed);
         g.cap().stats.lock_acquisitions(2);
         std::hint::black_box(walked);
-        for c in others {
-            // SAFETY: acquired above by this thread.
-            self.release(unsafe { CapabilityGuard::assume_held(c) });
+        for og in others {
+            self.release(og);
         }
+        g
     }
 
     /// Give our capability to a collection in progress and take it back when it is done.
-    fn yield_to_sync(&self, g: &mut CapabilityGuard<'_>) {
+    fn yield_to_sync<'a>(&self, g: CapabilityGuard<'a>) -> CapabilityGuard<'a> {
         let c = g.cap();
         let me = c.holder_hint();
-        // SAFETY: `g` proves we hold `c`; we re-take it below before `g` is used again.
-        self.release(unsafe { CapabilityGuard::assume_held(c) });
+        self.release(g);
         drop(self.ghc.sync.lock());
-        self.acquire_specific(c);
-        // SAFETY: re-acquired just above on behalf of the same task (`me`); others may have
-        // held it meanwhile, so record the holder again.
-        let _ = unsafe { c.enter(me) };
+        let mut g = self.acquire_specific(c);
+        // Others may have held it meanwhile: record the holder again.
+        g.set_running_task(me);
         match &g.owned().nursery {
             Some(n) if n.remaining_words() < crate::nursery::HEADROOM_WORDS => self.collect_cold(g),
-            _ => {}
+            _ => g,
         }
     }
 
@@ -1004,7 +1023,7 @@ impl Rts {
 
     /// Take every enabled capability (GHC `stopAllCapabilities`), in order. Holds the sync
     /// lock meanwhile, so it never deadlocks with a stop-the-world collection.
-    fn acquire_all(&self) -> (parking_lot::MutexGuard<'_, ()>, Vec<&Capability>) {
+    fn acquire_all(&self) -> (parking_lot::MutexGuard<'_, ()>, Vec<CapabilityGuard<'_>>) {
         let sync = self.ghc.sync.lock();
         let caps = (0..self.n_capabilities())
             .map(|i| self.acquire_specific(self.cap(i)))
@@ -1012,10 +1031,9 @@ impl Rts {
         (sync, caps)
     }
 
-    fn release_all(&self, caps: Vec<&Capability>) {
-        for c in caps {
-            // SAFETY: acquired by `acquire_all` on this thread.
-            self.release(unsafe { CapabilityGuard::assume_held(c) });
+    fn release_all(&self, caps: Vec<CapabilityGuard<'_>>) {
+        for g in caps {
+            self.release(g);
         }
     }
 
@@ -1035,14 +1053,12 @@ impl Rts {
     /// `hs_exit`: interrupt, wait for every running call to leave its capability, then shut down.
     fn shutdown(&self) {
         self.state.store(INTERRUPTING, Ordering::Relaxed);
-        let (_sync, held) = self.acquire_all();
+        let (_sync, mut held) = self.acquire_all();
         // ORDERING: Release pairs with the Acquire in `is_exited`; we hold every capability, so
         // whoever grabs one next sees EXITED before touching its nursery.
         self.state.store(EXITED, Ordering::Release);
         if self.suspended.load(Ordering::Relaxed) == 0 {
-            for c in &held {
-                // SAFETY: held by this thread (acquire_all).
-                let mut g = unsafe { CapabilityGuard::assume_held(c) };
+            for g in &mut held {
                 if !g.nursery().any_pinned() {
                     g.owned().nursery = None;
                 }
@@ -1056,21 +1072,22 @@ impl Rts {
 #[derive(Debug)]
 pub struct SelectedCap<'a> {
     rts: &'a Rts,
-    cap: &'a Capability,
+    /// `Some` until dropped.
+    guard: Option<CapabilityGuard<'a>>,
 }
 
 impl SelectedCap<'_> {
     /// The capability held.
     pub fn cap(&self) -> &Capability {
-        self.cap
+        self.guard.as_ref().expect("held until dropped").cap()
     }
 }
 
 impl Drop for SelectedCap<'_> {
     fn drop(&mut self) {
-        // SAFETY: `select_free` took `cap` for this value, which has held it since.
-        let g = unsafe { CapabilityGuard::assume_held(self.cap) };
-        self.rts.release(g);
+        if let Some(g) = self.guard.take() {
+            self.rts.release(g);
+        }
     }
 }
 

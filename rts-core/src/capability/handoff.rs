@@ -1,11 +1,6 @@
-//! Capability: the right to run Haskell code, its ownership word, and hand-off between tasks.
-//!
-//! Port of `rts/Capability.c` (`waitForCapability`, `releaseCapability_`, `tryGrabCapability`).
-//! Ownership: the capability's nursery, run queue and owner-private counters live in `owned`
-//! and are reached only through a [`CapabilityGuard`], whose existence proves this thread holds
-//! the capability (GHC: `cap->running_task == myTask()`). Holding is one bit of `state`,
-//! taken with a CAS: the lock-free fast path. The GHC wait policy adds `cap->lock` and the
-//! `returning_tasks` FIFO (see `ghc_wait.rs`).
+//! The lock-free wait and hand-off protocol (`WaitPolicy::SpinPark`): one CAS to take a free
+//! capability or to release an uncontended one; a bounded spin, then an heir, then a FIFO queue
+//! for a busy one.
 //!
 //! Note [heir hand-off]
 //! ---------------------------------------
@@ -46,40 +41,35 @@
 //! lock), and a release that sees `HEIR_ASLEEP` always wakes it. Free ∧ `PARKED` implies an heir
 //! is waking or running, and it takes the capability when it sees it free.
 
-use std::marker::PhantomData;
-use std::ptr;
 #[cfg(not(rts_loom))]
 use std::time::{Duration, Instant};
 
-use crate::nursery::Nursery;
-use crate::sched::RunQueue;
-use crate::stats::CapStats;
-use crate::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use super::{Capability, CapabilityGuard};
+use crate::sync::atomic::Ordering;
 use crate::sync::park::{self, DEFAULT_PARK_TOKEN, ParkResult, UnparkToken};
-use crate::sync::{UnsafeCell, process_atomic};
-use crate::task::Task;
+use crate::sync::process_atomic;
 
 /// `state` bit: some task holds the capability.
-const LOCKED: usize = 1;
+pub(super) const LOCKED: usize = 1;
 /// `state` bit: tasks are parked in this capability's FIFO queue.
-const PARKED: usize = 2;
+pub(super) const PARKED: usize = 2;
 /// `state` field: the heir (Note [heir hand-off]).
-const HEIR_MASK: usize = 0b111 << 2;
+pub(super) const HEIR_MASK: usize = 0b111 << 2;
 /// No heir.
-const HEIR_NONE: usize = 0;
+pub(super) const HEIR_NONE: usize = 0;
 /// A queued waiter was woken to be the heir and has not run yet: releases leave the capability
 /// free meanwhile.
 const HEIR_WAKING: usize = 1 << 2;
 /// The heir is running and polling: the next release grants it the capability.
 const HEIR_SPINNING: usize = 2 << 2;
 /// The heir sleeps (always with `LOCKED`): the next release wakes it already owning it.
-const HEIR_ASLEEP: usize = 3 << 2;
+pub(super) const HEIR_ASLEEP: usize = 3 << 2;
 /// A release granted the capability to the running heir (always with `LOCKED`); the heir
 /// clears the field when it notices.
 const HEIR_GRANTED: usize = 4 << 2;
 /// The heir is running and has waited `HEIR_DUE`: the next release grants it the capability
 /// (before that, releases leave the capability free and the heir competes for it).
-const HEIR_DUE_NOW: usize = 5 << 2;
+pub(super) const HEIR_DUE_NOW: usize = 5 << 2;
 
 /// Free competition before a waiter commits (stage 1 of Note [heir hand-off]).
 #[cfg(not(rts_loom))]
@@ -87,10 +77,10 @@ pub const SPIN: Duration = Duration::from_micros(2);
 /// How long the heir competes for free releases before the next release must hand it the
 /// capability (the bound of Note [heir hand-off]).
 #[cfg(not(rts_loom))]
-pub const HEIR_DUE: Duration = Duration::from_micros(20);
+const HEIR_DUE: Duration = Duration::from_micros(20);
 /// How long the heir polls (pause backoff, then `yield_now`) before it sleeps.
 #[cfg(not(rts_loom))]
-pub const HEIR_SPIN: Duration = Duration::from_micros(50);
+const HEIR_SPIN: Duration = Duration::from_micros(50);
 /// The heir polls with pauses only for this long, then yields the CPU between polls (the
 /// holder may share its core).
 #[cfg(not(rts_loom))]
@@ -189,67 +179,7 @@ impl Backoff {
     }
 }
 
-/// Port of `Capability` (`rts/Capability.h`). C code sees it as the opaque `Capability *`.
-#[derive(Debug)]
-pub struct Capability {
-    /// `LOCKED | PARKED | heir` (Note [heir hand-off]). Written by acquire (CAS), release, and
-    /// the waiting protocol; polled by waiters, so the holder-only fields are on another line.
-    state: AtomicUsize,
-    /// The Task holding this capability (GHC `running_task`). Written by the holder right after
-    /// it acquired; read by any thread, Relaxed, only to check that a caller holds the
-    /// capability it names (a thread reads back its own write, or a stale foreign value).
-    running_task: AtomicPtr<Task>,
-    /// Capability number (GHC `cap->no`).
-    pub no: u32,
-    /// NUMA node (GHC `cap->node`).
-    pub node: u32,
-    /// Position of this capability among its node's capabilities (its free-bitmap bit).
-    pub(crate) idx_in_node: u32,
-    /// Holder-only fields, on their own cache line(s) so the holder's writes do not invalidate
-    /// the line waiters poll.
-    owned: crossbeam_utils::CachePadded<UnsafeCell<CapOwned>>,
-    /// Event counters (empty without the `stats` feature).
-    pub stats: CapStats,
-    /// State of the GHC wait policy (`cap->lock`, `returning_tasks`).
-    pub(crate) ghc: crate::ghc_wait::GhcCapState,
-    /// Loom models choose whether queued parks time out (see `loom_model`).
-    #[cfg(rts_loom)]
-    model: loom_model::Knobs,
-}
-
-// SAFETY: `owned` is only accessed through a CapabilityGuard, i.e. by the one thread holding the
-// capability; acquisition (Acquire) and release (Release) order successive holders' accesses.
-// All other fields are atomics or immutable after construction.
-unsafe impl Sync for Capability {}
-// SAFETY: as above; a Capability is not tied to a thread.
-unsafe impl Send for Capability {}
-
-/// Fields only the holder of the capability touches.
-#[derive(Debug, Default)]
-pub struct CapOwned {
-    /// Allocated at `hs_init` / `setNumCapabilities` for enabled capabilities.
-    pub nursery: Option<Nursery>,
-    pub run_queue: RunQueue,
-    /// Per-capability thread-id counter (`ThreadIds::PerCapability`).
-    pub next_thread_id: u64,
-}
-
 impl Capability {
-    pub(crate) fn new(no: u32, node: u32, idx_in_node: u32) -> Capability {
-        Capability {
-            state: AtomicUsize::new(0),
-            running_task: AtomicPtr::new(ptr::null_mut()),
-            no,
-            node,
-            idx_in_node,
-            owned: crossbeam_utils::CachePadded::new(UnsafeCell::new(CapOwned::default())),
-            stats: CapStats::default(),
-            ghc: crate::ghc_wait::GhcCapState::default(),
-            #[cfg(rts_loom)]
-            model: loom_model::Knobs::default(),
-        }
-    }
-
     /// When a queued waiter re-checks on its own: never in production (Note [heir hand-off]:
     /// a release always appoints an heir); loom models may make the park time out to explore
     /// the queue emptying under a release.
@@ -262,13 +192,16 @@ impl Capability {
     }
 
     /// The `WaitPolicy::SpinPark` acquisition of this one capability, waiting as long as it
-    /// takes. Returns whether it had to wait.
-    pub(crate) fn acquire_spin_park(&self) -> bool {
-        if self.try_grab() {
-            return false;
+    /// takes. Also returns whether it had to wait.
+    pub(crate) fn acquire_spin_park(&self) -> (CapabilityGuard<'_>, bool) {
+        if let Some(g) = self.try_grab() {
+            return (g, false);
         }
-        while !(self.spin_wait() || self.wait_queued(&|| false)) {}
-        true
+        loop {
+            if let Some(g) = self.spin_wait().or_else(|| self.wait_queued(&|| false)) {
+                return (g, true);
+            }
+        }
     }
 
     /// Parking key of the FIFO queue.
@@ -293,26 +226,16 @@ impl Capability {
         SLEEPING_HEIRS.load(process_atomic::Ordering::SeqCst) != 0
     }
 
-    /// Whether some task holds the capability now (a racy hint).
-    pub fn is_busy_hint(&self) -> bool {
-        // ORDERING: Relaxed — a stale answer only steers selection; `try_grab` decides.
-        self.state.load(Ordering::Relaxed) & LOCKED != 0
-    }
-
-    /// The recorded holder (a hint; for diagnostics).
-    pub(crate) fn holder_hint(&self) -> *const Task {
-        self.running_task.load(Ordering::Relaxed)
-    }
-
-    /// Whether `task` is recorded as the holder.
-    #[inline]
-    pub(crate) fn is_held_by(&self, task: *const Task) -> bool {
-        std::ptr::eq(self.running_task.load(Ordering::Relaxed), task)
-    }
-
     /// Port of `tryGrabCapability` without `cap->lock`: take a free capability with one CAS.
     #[inline]
-    pub(crate) fn try_grab(&self) -> bool {
+    pub(crate) fn try_grab(&self) -> Option<CapabilityGuard<'_>> {
+        // SAFETY: `grab` succeeded, so this thread set LOCKED.
+        self.grab().then(|| unsafe { self.held() })
+    }
+
+    /// The CAS of `try_grab`: true if this thread set LOCKED.
+    #[inline]
+    pub(super) fn grab(&self) -> bool {
         // ORDERING: Acquire pairs with the releasing CAS of the previous holder, so its writes to
         // `owned` (nursery, run queue) happen-before ours.
         self.state
@@ -340,23 +263,8 @@ impl Capability {
         false
     }
 
-    /// Record `task` as holder and hand out the guard.
-    ///
-    /// # Safety
-    /// The calling thread must have just acquired the capability (a successful `try_grab`,
-    /// a hand-off, or the GHC policy's grant) on behalf of `task`, its own Task.
-    #[inline]
-    pub(crate) unsafe fn enter(&self, task: *const Task) -> CapabilityGuard<'_> {
-        self.running_task
-            .store(task as *mut Task, Ordering::Relaxed);
-        CapabilityGuard {
-            cap: self,
-            _not_send: PhantomData,
-        }
-    }
-
-    /// Release after `try_grab`-style acquisition. Returns true if a waiter was handed the
-    /// capability directly.
+    /// The release CAS of `CapabilityGuard::release_lockfree`. True if a waiter was handed
+    /// the capability directly.
     #[inline]
     fn release_lockfree(&self) -> bool {
         // ORDERING: SeqCst: Release for the next holder (pairs with `try_grab`), and ordered before
@@ -468,31 +376,33 @@ impl Capability {
     /// Stage 1 of Note [heir hand-off]: poll for `SPIN` and take the capability whenever it is
     /// seen free. True if we now hold it.
     #[cold]
-    pub(crate) fn spin_wait(&self) -> bool {
+    pub(crate) fn spin_wait(&self) -> Option<CapabilityGuard<'_>> {
         let mut budget = Budget::start();
         let mut backoff = Backoff::new();
         loop {
-            if self.state.load(Ordering::Relaxed) & LOCKED == 0 && self.try_grab() {
-                return true;
+            if self.state.load(Ordering::Relaxed) & LOCKED == 0
+                && let Some(g) = self.try_grab()
+            {
+                return Some(g);
             }
             if budget.spent(SPIN) {
-                return false;
+                return None;
             }
             backoff.pause();
         }
     }
 
-    /// Stages 2 and 3 of Note [heir hand-off]: become the heir or queue, and wait. True if we now
-    /// hold the capability; false if it was free when we were about to queue (the caller
-    /// retries, possibly on another capability).
-    #[cold]
+    /// Stages 2 and 3 of Note [heir hand-off]: become the heir or queue, and wait. The guard if
+    /// we now hold the capability; `None` if it was free when we were about to queue, or if we
+    /// resigned as heir because another capability is free (the caller selects again).
     /// `elsewhere` says whether another capability the caller could take is free now (read with
     /// SeqCst; Note [moving to a free capability]); false when only this one will do.
-    pub(crate) fn wait_queued(&self, elsewhere: &dyn Fn() -> bool) -> bool {
+    #[cold]
+    pub(crate) fn wait_queued(&self, elsewhere: &dyn Fn() -> bool) -> Option<CapabilityGuard<'_>> {
         let mut s = self.state.load(Ordering::Relaxed);
         while s & LOCKED != 0 && s & (PARKED | HEIR_MASK) == 0 {
             // ORDERING: Relaxed: claiming the heir role publishes nothing; the capability is
-            // received later with Acquire (`take_grant` / `heir_grab_free`).
+            // received later with Acquire (`heir_try_take` / `heir_sleep`).
             match self.state.compare_exchange_weak(
                 s,
                 s | HEIR_SPINNING,
@@ -504,14 +414,14 @@ impl Capability {
             }
         }
         if s & LOCKED == 0 {
-            return false;
+            return None;
         }
         match self.park_in_queue() {
             ParkResult::Unparked(TOKEN_HEIR) => {
                 self.heir_running();
                 self.heir_wait(elsewhere)
             }
-            _ => false,
+            _ => None,
         }
     }
 
@@ -569,32 +479,35 @@ impl Capability {
     }
 
     /// Stage 3: we are the heir (`HEIR_SPINNING`); wait until granted, or take the capability
-    /// when it is free. True when it ends holding it; false when it resigned because another
-    /// capability is free (`elsewhere`, Note [moving to a free capability]).
-    fn heir_wait(&self, elsewhere: &dyn Fn() -> bool) -> bool {
+    /// when it is free. The guard when it ends holding it; `None` when it resigned because
+    /// another capability is free (`elsewhere`, Note [moving to a free capability]).
+    fn heir_wait(&self, elsewhere: &dyn Fn() -> bool) -> Option<CapabilityGuard<'_>> {
         let mut budget = Budget::start();
         let mut due = Budget::start();
         let mut is_due = false;
         let mut backoff = Backoff::new();
         loop {
             if self.heir_try_take() {
-                return true;
+                // SAFETY: the heir took a granted capability (LOCKED kept for it) or set LOCKED.
+                return Some(unsafe { self.held() });
             }
             if !is_due && due.spent(HEIR_DUE) {
                 is_due = true;
                 self.heir_now_due();
             }
             // Once polling gives the CPU away (or after a sleep), look at the other capabilities.
-            // (`elsewhere` first: under loom it is always false and `spent` counts polls.)
+            // (`elsewhere` first, so that under loom, where `spent` counts polls, a poll is only
+            // spent here when another capability is free.)
             if elsewhere() && budget.spent(HEIR_PAUSE_ONLY) && self.heir_resign() {
-                return false;
+                return None;
             }
             if is_due && budget.spent(HEIR_SPIN) {
                 if self.heir_sleep(elsewhere) {
-                    return true;
+                    // SAFETY: woken with TOKEN_HANDOFF: the releaser kept LOCKED set for us.
+                    return Some(unsafe { self.held() });
                 }
                 if elsewhere() && self.heir_resign() {
-                    return false;
+                    return None;
                 }
                 budget = Budget::start();
                 continue;
@@ -777,47 +690,7 @@ impl Capability {
     }
 }
 
-/// Proof that the current OS thread holds `cap` (GHC: `cap->running_task == myTask()`).
-#[derive(Debug)]
-pub struct CapabilityGuard<'a> {
-    cap: &'a Capability,
-    _not_send: PhantomData<*const ()>,
-}
-
-impl<'a> CapabilityGuard<'a> {
-    /// Rebuild the guard of a capability this thread holds, across C API calls.
-    ///
-    /// # Safety
-    /// The calling thread must hold `cap` (checked by the caller against its InCall).
-    #[inline]
-    pub(crate) unsafe fn assume_held(cap: &'a Capability) -> CapabilityGuard<'a> {
-        CapabilityGuard {
-            cap,
-            _not_send: PhantomData,
-        }
-    }
-
-    pub fn cap(&self) -> &'a Capability {
-        self.cap
-    }
-
-    /// The holder-only fields.
-    #[inline]
-    pub fn owned(&mut self) -> &mut CapOwned {
-        // SAFETY: the guard proves this thread holds the capability, so no other thread touches
-        // `owned`; the `&mut self` borrow prevents two live references through this guard.
-        self.cap.owned.with_mut(|p| unsafe { &mut *p })
-    }
-
-    /// This capability's nursery.
-    #[inline]
-    pub fn nursery(&mut self) -> &mut Nursery {
-        self.owned()
-            .nursery
-            .as_mut()
-            .expect("enabled capability has a nursery")
-    }
-
+impl CapabilityGuard<'_> {
     /// Release with the lock-free protocol; true if handed directly to a waiter.
     pub(crate) fn release_lockfree(self) -> bool {
         let cap = self.cap;
@@ -827,159 +700,18 @@ impl<'a> CapabilityGuard<'a> {
         }
         handed
     }
-}
 
-impl Capability {
-    /// Clear `LOCKED` unconditionally (GHC policy: under `cap->lock`, where nobody parks).
-    pub(crate) fn force_release(&self) {
+    /// Clear `LOCKED` unconditionally, leaving any waiter bits alone (the GHC policy, under
+    /// `cap->lock` where nobody parks in this queue; a capability being enabled).
+    pub(crate) fn force_release(self) {
         // ORDERING: SeqCst: Release for the next holder (pairs with `try_grab`'s Acquire), and
         // ordered before the free-bitmap check as in `release_lockfree`.
-        self.state.fetch_and(!LOCKED, Ordering::SeqCst);
+        self.cap.state.fetch_and(!LOCKED, Ordering::SeqCst);
     }
 }
 
-/// Entry points for the loom models (`tests/loom_capability.rs`): the real acquire, park,
-/// hand-off and release code on one standalone capability, with the model's knobs.
+/// `(LOCKED, PARKED, an heir is registered)` of a state word.
 #[cfg(rts_loom)]
-#[doc(hidden)]
-pub mod loom_model {
-    use super::*;
-
-    /// What a model varies (STYLE.md R4: small numbers, so every branch is reached).
-    #[derive(Debug, Clone, Copy, Default)]
-    pub struct Knobs {
-        /// Whether a queued waiter's park may time out (production: never). Timed parks
-        /// explore a release finding the queue emptied under it; untimed parks turn a lost
-        /// wake-up into a loom deadlock.
-        pub timed_parks: bool,
-    }
-
-    pub fn new_capability(knobs: Knobs) -> Capability {
-        let mut cap = Capability::new(0, 0, 0);
-        cap.model = knobs;
-        cap
-    }
-
-    /// `WaitPolicy::SpinPark` acquisition, as `Rts::acquire_specific` does it.
-    pub fn acquire_spin_park(cap: &Capability) -> CapabilityGuard<'_> {
-        cap.acquire_spin_park();
-        // SAFETY: acquired just above by this thread.
-        unsafe { cap.enter(ptr::null()) }
-    }
-
-    /// `WaitPolicy::SpinPark` release; true if handed directly to a parked waiter.
-    pub fn release_spin_park(g: CapabilityGuard<'_>) -> bool {
-        g.release_lockfree()
-    }
-
-    /// `WaitPolicy::Ghc` acquisition (`cap->lock`, FIFO of returning tasks, per-task condvar).
-    pub fn acquire_ghc(cap: &Capability) -> CapabilityGuard<'_> {
-        cap.acquire_ghc();
-        // SAFETY: acquired just above by this thread.
-        unsafe { cap.enter(ptr::null()) }
-    }
-
-    /// `WaitPolicy::Ghc` release (`releaseCapability_`).
-    pub fn release_ghc(g: CapabilityGuard<'_>) {
-        g.cap().release_ghc();
-    }
-
-    /// `(LOCKED, PARKED, an heir is registered)` now.
-    pub fn state(cap: &Capability) -> (bool, bool, bool) {
-        let s = cap.state.load(Ordering::SeqCst);
-        (s & LOCKED != 0, s & PARKED != 0, s & HEIR_MASK != HEIR_NONE)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::sync::atomic::AtomicUsize;
-    use std::sync::Arc;
-
-    #[test]
-    fn grab_is_exclusive_and_release_frees() {
-        let cap = Capability::new(0, 0, 0);
-        assert!(cap.try_grab());
-        assert!(!cap.try_grab());
-        // SAFETY: we just grabbed it.
-        let g = unsafe { cap.enter(ptr::null()) };
-        assert!(!g.release_lockfree());
-        assert!(cap.try_grab());
-    }
-
-    /// Spawn a waiter that acquires with the spin-park protocol, counts its acquisition,
-    /// waits until `got` reaches `release_at`, and releases; returns its handle.
-    fn spawn_waiter(
-        cap: &Arc<Capability>,
-        got: &Arc<AtomicUsize>,
-        release_at: usize,
-    ) -> std::thread::JoinHandle<()> {
-        let (cap, got) = (Arc::clone(cap), Arc::clone(got));
-        std::thread::spawn(move || {
-            cap.acquire_spin_park();
-            got.fetch_add(1, Ordering::SeqCst);
-            wait_until(|| got.load(Ordering::SeqCst) >= release_at);
-            // SAFETY: we hold it now.
-            let g = unsafe { cap.enter(ptr::null()) };
-            g.release_lockfree();
-        })
-    }
-
-    fn heir(cap: &Capability) -> usize {
-        cap.state.load(Ordering::SeqCst) & HEIR_MASK
-    }
-
-    fn wait_until(mut cond: impl FnMut() -> bool) {
-        while !cond() {
-            std::thread::yield_now();
-        }
-    }
-
-    #[test]
-    fn parked_waiter_always_gets_the_capability() {
-        let cap = Arc::new(Capability::new(0, 0, 0));
-        assert!(cap.try_grab());
-        let got = Arc::new(AtomicUsize::new(0));
-        let waiters: Vec<_> = (0..3).map(|_| spawn_waiter(&cap, &got, 0)).collect();
-        // Two of the three end up queued behind the heir, so the releases below appoint heirs.
-        wait_until(|| cap.state.load(Ordering::SeqCst) & PARKED != 0);
-        // SAFETY: the main thread grabbed it above.
-        let g = unsafe { cap.enter(ptr::null()) };
-        g.release_lockfree();
-        for w in waiters {
-            w.join().unwrap();
-        }
-        assert_eq!(got.load(Ordering::SeqCst), 3);
-        assert_eq!(
-            cap.state.load(Ordering::SeqCst),
-            0,
-            "free, no heir, nobody queued"
-        );
-    }
-
-    /// The bound of Note [heir hand-off]: a release that finds an heir that is due (running or
-    /// asleep) hands it the capability; the releaser cannot take it back.
-    #[test]
-    fn ready_heir_is_never_passed_over() {
-        for heir_state in [HEIR_DUE_NOW, HEIR_ASLEEP] {
-            let cap = Arc::new(Capability::new(0, 0, 0));
-            assert!(cap.try_grab());
-            let got = Arc::new(AtomicUsize::new(0));
-            // The waiter holds on until the main thread bumps `got` to 2.
-            let w = spawn_waiter(&cap, &got, 2);
-            wait_until(|| heir(&cap) == heir_state || heir(&cap) == HEIR_ASLEEP);
-            // SAFETY: the main thread grabbed it above.
-            let g = unsafe { cap.enter(ptr::null()) };
-            assert!(
-                g.release_lockfree(),
-                "release hands the capability to the heir"
-            );
-            assert!(!cap.try_grab(), "the releaser barged past the heir");
-            wait_until(|| got.load(Ordering::SeqCst) == 1);
-            got.fetch_add(1, Ordering::SeqCst);
-            w.join().unwrap();
-            assert!(cap.try_grab(), "the heir released it");
-        }
-    }
+pub(super) fn state_bits(s: usize) -> (bool, bool, bool) {
+    (s & LOCKED != 0, s & PARKED != 0, s & HEIR_MASK != HEIR_NONE)
 }
