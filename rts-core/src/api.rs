@@ -325,7 +325,7 @@ pub(crate) fn unlock_fast(cap: *const Capability) -> bool {
     let (rts, task) = unsafe { (&*r.rts, r.task.as_ref()) };
     // SAFETY: a running call holds `r.cap`, a capability of `rts`.
     let g = unsafe { CapabilityGuard::assume_held(&*r.cap) };
-    task.last_cap.set(Some(rts::hint_for(rts, g.cap())));
+    task.last_cap.set(Some(rts.hint_for(g.cap())));
     rts.release(g);
     probe_mark!(CapRelease);
     incall::pop_incall(task);
@@ -394,7 +394,7 @@ fn lock_task(rts: &'static Rts, task: &Task) -> *const Capability {
     // SAFETY: `ic` was just pushed by this thread.
     let r = unsafe { ic.as_mut() };
     r.cap = cap;
-    task.last_cap.set(Some(rts::hint_for(rts, cap)));
+    task.last_cap.set(Some(rts.hint_for(cap)));
     // A reclaim is its own phase; otherwise preparing the nursery is part of `cap_acquire`.
     #[cfg(feature = "probes")]
     let gc_due = nursery_exhausted(&mut g);
@@ -594,7 +594,7 @@ unsafe fn run_in_call(
 }
 
 /// The call's thread has ended: with a global thread list, record it for removal (Note [thread
-/// list pruning] in rts.rs). A call detached by `hs_exit` holds no capability; its instance is
+/// list pruning] in sched/threads.rs). A call detached by `hs_exit` holds no capability; its instance is
 /// shutting down and the list goes with it.
 #[inline(always)]
 fn thread_ended(cx: &mut Ctx, rts: &Rts, tso: sched::TsoPtr) {
@@ -877,7 +877,7 @@ pub(crate) fn unlock(cap: *const Capability) -> Result<(), CallInError> {
         unpin_all(cx.ic());
         // SAFETY: Running/Abandoned calls hold `ic.cap` (checked by `check_cap` above).
         let g = unsafe { CapabilityGuard::assume_held(&*cx.ic().cap) };
-        cx.task().last_cap.set(Some(rts::hint_for(rts, g.cap())));
+        cx.task().last_cap.set(Some(rts.hint_for(g.cap())));
         rts.release(g);
     }
     probe_mark!(CapRelease);
@@ -913,7 +913,7 @@ pub fn safe_foreign_call<R>(f: impl FnOnce() -> R) -> Result<R, CallInError> {
     let mut g = cx.guard();
     let cap = g.cap();
     g.nursery().pin_current(&mut cx.ic().pins);
-    cx.task().last_cap.set(Some(rts::hint_for(rts, cap)));
+    cx.task().last_cap.set(Some(rts.hint_for(cap)));
     {
         let ic = cx.ic();
         ic.suspended_cap = ic.cap;

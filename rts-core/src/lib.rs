@@ -11,9 +11,11 @@
 
 pub mod api;
 pub mod capability;
+mod config;
 pub mod error;
 pub mod ffi;
 pub mod foreign_exports;
+mod gc;
 pub mod heap;
 pub mod incall;
 pub mod numa;
@@ -25,15 +27,17 @@ pub mod probes;
 pub mod rts;
 pub mod rts_flags;
 pub mod sched;
+mod select;
 pub mod stats;
 pub mod stub;
 mod sync;
 pub mod task;
 
 pub use api::safe_foreign_call;
+pub use config::{Config, NumaConfig};
 pub use error::{CallInError, ExitEvent, ExitHook, ExitKind, set_exit_hook};
 pub use policy::PolicySet;
-pub use rts::{Config, NumaConfig, Rts};
+pub use rts::Rts;
 pub use sched::SchedulerStatus;
 
 /// `hs_init` from Rust with an explicit configuration (the C `hs_init` parses `+RTS` flags).

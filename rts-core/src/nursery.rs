@@ -37,6 +37,8 @@ use crate::sync::atomic::{AtomicU32, Ordering};
 /// A call starting on a capability expects this much room; with less, `on_acquire` resets first.
 /// 8 KiB covers a GHC-mode call (1,104 bytes of TSO + stack + closures) several times over.
 pub const HEADROOM_WORDS: usize = 8192 / WORD_BYTES;
+/// GHC's `BLOCK_SIZE`: the block of `NurseryLayout::Blocks` (`with_blocks`).
+pub const BLOCK_BYTES: usize = 4096;
 /// Nursery buffers are aligned to a cache line (and so to any closure alignment).
 const BUFFER_ALIGN: usize = 64;
 

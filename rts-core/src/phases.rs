@@ -284,7 +284,7 @@ fn incall_pairs(task: &Task, rts: &Rts, iters: u64, free_spares: bool) {
 #[inline]
 fn acquire_release(rts: &Rts, task: &Task) {
     let g = rts.acquire_for(task);
-    task.last_cap.set(Some(rts::hint_for(rts, g.cap())));
+    task.last_cap.set(Some(rts.hint_for(g.cap())));
     rts.release(g);
 }
 
@@ -565,8 +565,8 @@ impl sched::EvalEnv for NurseryEnv<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
     use crate::policy::PolicySet;
-    use crate::rts::Config;
     use std::sync::Mutex;
 
     /// Tests that start their own RTS instance run one at a time.

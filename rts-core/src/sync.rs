@@ -16,10 +16,10 @@ pub(crate) use std::sync::atomic;
 
 /// Process-wide counters and ids that are not part of any model (task ids, stats totals): std
 /// atomics even under loom, because a `static` cannot hold a loom atomic. They order nothing,
-/// except `SLEEPING_HEIRS` in capability.rs (a SeqCst Dekker pair across capabilities, which the
+/// except `SLEEPING_HEIRS` in capability/handoff.rs (a SeqCst Dekker pair across capabilities, which the
 /// one-capability loom models never exercise: their `elsewhere` is always false).
 pub(crate) mod process_atomic {
-    pub(crate) use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 }
 
 #[cfg(rts_loom)]
@@ -133,7 +133,7 @@ mod loom_lock {
 }
 
 /// The address-keyed parking lot: parking_lot_core normally, a loom model under `rts_loom`.
-/// Same signatures in both, so `capability.rs` has one parking protocol.
+/// Same signatures in both, so `capability/handoff.rs` has one parking protocol.
 pub(crate) mod park {
     #[cfg(rts_loom)]
     pub(crate) use super::loom_park::*;

@@ -1,4 +1,4 @@
-//! Loom models of capability acquire / release / hand-off (`capability.rs`, `ghc_wait.rs`).
+//! Loom models of capability acquire / release / hand-off (`capability/handoff.rs`, `capability/ghc_wait.rs`).
 //!
 //! Run by `scripts/loom.sh` (`RUSTFLAGS="--cfg rts_loom"`, `LOOM_MAX_PREEMPTIONS=2`; `=1` is the
 //! quick smoke setting). Each model runs the crate's real code through

@@ -7,12 +7,12 @@
 //! to bind to (the Task's node is still set, so selection honours it). On a synthetic topology
 //! the harness leaves `node_cpus` empty, so binding is a no-op there.
 
+use crate::config::NumaConfig;
 use crate::error::CallInError;
-use crate::nursery::Nursery;
-use crate::rts::{self, NumaConfig};
+use crate::rts;
 
-/// Page size assumed for first touch: touching every 4 KiB also touches every larger page.
-const TOUCH_STRIDE: usize = 4096;
+mod placement;
+pub use placement::NurseryHome;
 
 /// Bind the calling thread to the CPUs of `cpus` (Linux `sched_setaffinity`).
 pub(crate) fn bind_current_thread(cpus: &[usize], call: &'static str) -> Result<(), CallInError> {
@@ -103,21 +103,4 @@ pub(crate) fn node_of_calling_thread(numa: &NumaConfig) -> Option<u32> {
     // SAFETY: sched_getcpu has no preconditions.
     let cpu = unsafe { libc::sched_getcpu() };
     usize::try_from(cpu).ok().and_then(node_of)
-}
-
-/// Write one byte of every page of `n`'s current buffer, so the calling thread's node backs it
-/// (first touch; Note [nursery placement] in rts.rs). Returns the buffer's address and size.
-pub(crate) fn first_touch(n: &mut Nursery) -> (usize, usize) {
-    let bytes = n.size_bytes();
-    // A zero-word allocation returns the bump pointer, which is the buffer's base when fresh.
-    let base = n
-        .alloc(0)
-        .expect("a zero-word allocation always fits")
-        .as_ptr() as *mut u8;
-    for off in (0..bytes).step_by(TOUCH_STRIDE) {
-        // SAFETY: `off < bytes`, the size of the buffer starting at `base`, which `n` owns and
-        // nobody else can reach yet. The buffer was zero-allocated, so writing 0 changes nothing.
-        unsafe { std::ptr::write_volatile(base.add(off), 0) };
-    }
-    (base as usize, bytes)
 }

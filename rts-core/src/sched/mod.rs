@@ -11,6 +11,8 @@ use std::ptr::NonNull;
 
 use crate::heap::{self, ClosurePtr, IoIntFn, Word};
 
+pub(crate) mod threads;
+
 /// GHC's `SchedulerStatus` (`rts/include/RtsAPI.h`), same values.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
