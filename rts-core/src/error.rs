@@ -78,6 +78,14 @@ impl fmt::Display for CallInError {
 
 impl std::error::Error for CallInError {}
 
+/// The call path's operations return their error boxed (`api.rs`), so that their `Result` fits
+/// in two registers and the common case pays nothing for the error's size.
+impl From<Box<CallInError>> for CallInError {
+    fn from(e: Box<CallInError>) -> CallInError {
+        *e
+    }
+}
+
 /// GHC's `EXIT_FAILURE` as used by `stg_exit` on misuse.
 pub const EXIT_FAILURE: i32 = 1;
 /// GHC's `EXIT_HEAPOVERFLOW` (`rts/include/rts/Main.h`).

@@ -22,6 +22,7 @@ pub mod numa;
 pub mod nursery;
 pub mod phases;
 pub mod policy;
+mod probe_macros;
 #[cfg(feature = "probes")]
 pub mod probes;
 pub mod rts;
@@ -33,12 +34,12 @@ pub mod stub;
 mod sync;
 pub mod task;
 
-pub use api::safe_foreign_call;
 pub use config::{Config, NumaConfig};
 pub use error::{CallInError, ExitEvent, ExitHook, ExitKind, set_exit_hook};
 pub use policy::PolicySet;
 pub use rts::Rts;
 pub use sched::SchedulerStatus;
+pub use sched::safe_foreign_call;
 
 /// `hs_init` from Rust with an explicit configuration (the C `hs_init` parses `+RTS` flags).
 pub fn hs_init_with(config: Config) -> Result<&'static Rts, CallInError> {

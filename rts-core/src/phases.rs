@@ -3,9 +3,9 @@
 //!
 //! Ownership: a [`PhaseLoop`] owns whatever its phase needs set up on the calling OS thread (a
 //! held capability through an ordinary `rts_lock`, a closure graph, a helper thread that contends
-//! for the capability) and undoes it on drop. It calls the model's own functions (`getMyTask`,
-//! `newInCall`, `waitForCapability`, `rts_mkInt`, ...), never copies of them, except where a
-//! phase is not a function of its own in the model (`schedule`, see [`IsolatedPhase::Schedule`]).
+//! for the capability) and undoes it on drop. It calls the functions a call-in runs
+//! (`getMyTask`, `newInCall`, `waitForCapability`, `rts_mkInt`, `createThread`,
+//! `scheduleWaitThread`, ...), never copies of them.
 //!
 //! Note [keeping the nursery from filling]
 //! ---------------------------------------
@@ -22,14 +22,14 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::api::{self, Ctx, StatusAction};
+use crate::api::{self, StatusAction};
 use crate::capability::{Capability, CapabilityGuard};
 use crate::error::CallInError;
-use crate::heap::{self, ClosurePtr, IoIntFn, StaticClosure};
-use crate::incall;
+use crate::heap::{self, ClosurePtr, StaticClosure};
+use crate::incall::{self, Ctx};
 use crate::nursery::HEADROOM_WORDS;
 use crate::rts::{self, Rts};
-use crate::sched::{self, Failure, TsoStorage};
+use crate::sched::{self, TsoStorage};
 use crate::task::{self, Task};
 
 unsafe extern "C" {
@@ -63,10 +63,11 @@ pub enum IsolatedPhase {
     /// `createThread` per policy: thread objects (reused or fresh in the nursery) and thread id
     /// (per capability, or under GHC's global `sched_mutex`).
     CreateThread,
-    /// `scheduleWaitThread` + one `schedule()` iteration on an already built thread: bind it,
-    /// run-queue push and pop, evaluate `runIO (foo x)`, allocate the result, finish. Each
-    /// operation re-arms the thread's stack first (the part of `createThread` that writes the
-    /// TSO and its frames, about 15 stores), since the evaluation consumes it.
+    /// `scheduleWaitThread` + one `schedule()` iteration on an already built thread, the
+    /// function `rts_inCall` runs: bind it, run-queue push and pop, evaluate `runIO (foo x)`,
+    /// allocate the result, finish, record its end in the thread list. Each operation re-arms
+    /// the thread's stack first (the part of `createThread` that writes the TSO and its frames,
+    /// about 15 stores), since the evaluation consumes it.
     Schedule,
     /// `rts_checkSchedStatus` of a call that succeeded.
     CheckStatus,
@@ -380,7 +381,8 @@ impl Held {
             // A finished call: rstat = Success for rts_checkSchedStatus to read.
             let mut c = cap;
             let mut ret = std::ptr::null();
-            api::in_call(&mut c, self.graph, &mut ret, "PhaseLoop")?;
+            // SAFETY: both out-pointers are locals; `graph` was built just above.
+            unsafe { api::in_call(&mut c, self.graph, &mut ret, "PhaseLoop")? };
             self.cap = c;
         }
         Ok(())
@@ -467,48 +469,29 @@ impl Held {
             return;
         };
         for _ in 0..k {
-            std::hint::black_box(api::create_thread(&mut cx, rts, self.graph));
+            std::hint::black_box(sched::create_thread(&mut cx, rts, self.graph));
         }
     }
 
     fn schedule(&mut self, k: u64) {
         let rts = rts::current().expect("initialised while a call-in is held");
-        let t = task::my_task()
-            .ok()
-            .flatten()
-            .expect("a call-in has a Task");
-        // SAFETY: this thread's live Task, inside its call-in.
-        let ic = incall::current(unsafe { t.as_ref() }).expect("a call-in has an InCall");
-        let ic_addr = ic.as_ptr() as *const ();
+        let Ok(mut cx) = Ctx::current("scheduleWaitThread") else {
+            return;
+        };
         let (tso, stack) = self.tso.get();
-        let mut env = NurseryEnv { held: self };
         for _ in 0..k {
-            let g = &mut env.held.guard();
-            let no = g.cap().no;
+            let no = self.guard().cap().no;
             // SAFETY: `tso`/`stack` come from a TsoStorage sized for TSO + STACK, owned by this
             // loop; the thread is on no run queue between iterations.
-            unsafe {
-                sched::init_thread(tso, stack, 1, no, env.held.graph);
-                sched::bind_thread(tso, ic_addr);
-                g.owned().run_queue.push_back(tso);
-            }
-            let t = g.owned().run_queue.pop_front().expect("just queued");
-            debug_assert!(rts.is_running());
-            // SAFETY: `t` is the live TSO initialised above.
-            debug_assert_eq!(unsafe { sched::bound_of(t) }, ic_addr);
-            // SAFETY: as above; its stack holds the closure pushed by `init_thread`.
-            let closure = unsafe { sched::thread_closure(t) };
-            // SAFETY: `closure` is `runIO (foo I#)` built by `build` with rts_apply/rts_mkInt.
-            let r = unsafe { sched::eval_io(closure, &mut env) };
-            std::hint::black_box(r.ok());
-            // SAFETY: `t` is still live (loop-owned storage).
-            unsafe { sched::finish_thread(t) };
+            unsafe { sched::init_thread(tso, stack, 1, no, self.graph) };
+            std::hint::black_box(sched::schedule_wait_thread(&mut cx, rts, tso));
         }
     }
 
     fn check_status(&self, iters: u64) {
         for _ in 0..iters {
-            let r = api::check_sched_status("c_function", std::hint::black_box(self.cap));
+            let cap = std::hint::black_box(self.cap);
+            let r = api::check_sched_status(cap, || "c_function".into());
             debug_assert_eq!(r.ok(), Some(StatusAction::Continue));
         }
     }
@@ -533,32 +516,6 @@ impl Held {
         // The graph was reclaimed with the nursery.
         self.graph = std::ptr::null();
         self.int = std::ptr::null();
-    }
-}
-
-/// The evaluator's environment for `Schedule`: the body runs, the result `I#` is bump-allocated
-/// on the held capability (as `rts_inCall`'s own environment does).
-struct NurseryEnv<'a> {
-    held: &'a mut Held,
-}
-
-impl sched::EvalEnv for NurseryEnv<'_> {
-    fn call_body(&mut self, f: IoIntFn, x: i64) -> Result<i64, Failure> {
-        // SAFETY: `f` is the body of foo's `Int -> IO Int` closure (checked by the evaluator).
-        Ok(unsafe { f(x) })
-    }
-
-    fn alloc_int(&mut self, v: i64) -> Result<ClosurePtr, Failure> {
-        let mut g = self.held.guard();
-        let p = g
-            .nursery()
-            .alloc(heap::INT_WORDS)
-            .ok_or(Failure::HeapOverflow)?;
-        g.cap()
-            .stats
-            .nursery_bytes((heap::INT_WORDS * heap::WORD_BYTES) as u64);
-        // SAFETY: `p` has INT_WORDS fresh words from the nursery.
-        Ok(unsafe { heap::write_int(p.as_ptr(), v) })
     }
 }
 

@@ -1,5 +1,6 @@
 //! Task: one per OS thread that calls in, found through a thread-local, plus the registry of all
-//! tasks.
+//! tasks. This module is the one home of a thread's call state: `MY_TASK` (its Task) and
+//! `TOP_INCALL` (its running call-in, a mirror of `Task::incall`).
 //!
 //! Port of `rts/Task.c` (`getMyTask`, `newTask`, `freeMyTask`). Ownership: a Task is owned by
 //! its OS thread. Every field but the registry slot is touched only by that thread, so they are
@@ -135,6 +136,42 @@ fn new_task_cold() -> Result<NonNull<Task>, CallInError> {
     stats::task_created();
     Ok(t)
 }
+
+#[cfg(not(rts_loom))]
+std::thread_local! {
+    /// This thread's top InCall (null when no call-in is active): a mirror of `Task::incall`,
+    /// written only by `rts_lock` and `rts_unlock` right after they push or pop (`api.rs`). No
+    /// destructor, so reading it is one load, valid even while the thread's other thread-locals
+    /// are destroyed (Note [one ownership check] in api.rs).
+    static TOP_INCALL: Cell<*mut InCall> = const { Cell::new(ptr::null_mut()) };
+}
+
+/// This thread's top InCall, or null.
+#[cfg(not(rts_loom))]
+#[inline(always)]
+pub(crate) fn top_incall() -> *mut InCall {
+    TOP_INCALL.with(Cell::get)
+}
+
+/// Mirror `Task::incall` after a push or pop.
+#[cfg(not(rts_loom))]
+#[inline(always)]
+pub(crate) fn set_top_incall(ic: *mut InCall) {
+    TOP_INCALL.with(|t| t.set(ic));
+}
+
+/// Under loom, std thread-locals would be shared by the modelled threads: read the Task's.
+#[cfg(rts_loom)]
+pub(crate) fn top_incall() -> *mut InCall {
+    match my_task() {
+        // SAFETY: this thread's live Task.
+        Ok(Some(t)) => unsafe { t.as_ref() }.incall.get(),
+        _ => ptr::null_mut(),
+    }
+}
+
+#[cfg(rts_loom)]
+pub(crate) fn set_top_incall(_: *mut InCall) {}
 
 /// Port of `freeMyTask()` (reached by `hs_thread_done`): free this thread's Task now.
 pub fn free_my_task() -> Result<(), CallInError> {

@@ -1,17 +1,31 @@
-//! Thread objects, the run queue and the scheduler loop that runs a call-in's bound thread.
+//! The scheduler's part of a call-in: thread objects, the run queue, and the one scheduler
+//! body that runs a call's bound thread.
 //!
-//! Ports `createThread` (`rts/Threads.c`), `createStrictIOThread` (`rts/RtsAPI.c`),
-//! `scheduleWaitThread` and the steady-state path of `schedule()` (`rts/Schedule.c`),
-//! `scheduleHandleThreadFinished`. Ownership: a run queue belongs to its capability and is
-//! reached through the `CapabilityGuard`. The evaluator is the model's stand-in for `StgRun`:
-//! it enters `runIO` applied to an `Int -> IO Int` function applied to an `I#`, calls the
-//! function's body, and allocates the result `I#` in the nursery as compiled Haskell would.
+//! Ports `createThread` (`rts/Threads.c`), `scheduleWaitThread` and the steady-state path of
+//! `schedule()` with `scheduleHandleThreadFinished` (`rts/Schedule.c`); `rts_inCall` (api.rs)
+//! and the isolated `schedule` phase (`scaffolding::phases`) both run [`schedule_wait_thread`].
+//! Ownership: a run queue belongs to its capability and is reached through the
+//! `CapabilityGuard`; a thread's words belong to its call. The parts: `tso.rs` (the TSO and
+//! STACK words), `eval.rs` (the model's `StgRun`), `threads.rs` (thread ids and the thread
+//! list), `suspend.rs` (a safe foreign call's `suspendThread` / `resumeThread`).
 
-use std::ptr::NonNull;
+use std::ptr::{self, NonNull};
 
+use crate::error::ExitKind;
 use crate::heap::{self, ClosurePtr, IoIntFn, Word};
+use crate::incall::{CallPhase, Ctx};
+use crate::policy::{ThreadIds, ThreadObjects};
+use crate::rts::Rts;
 
+mod eval;
+mod suspend;
 pub(crate) mod threads;
+mod tso;
+
+pub(crate) use eval::{EvalEnv, Failure};
+pub use suspend::safe_foreign_call;
+pub(crate) use tso::init_thread;
+pub use tso::{STACK_WORDS, TSO_WORDS, TsoPtr, TsoStorage};
 
 /// GHC's `SchedulerStatus` (`rts/include/RtsAPI.h`), same values.
 #[repr(C)]
@@ -22,219 +36,6 @@ pub enum SchedulerStatus {
     Killed = 2,
     Interrupted = 3,
     HeapExhausted = 4,
-}
-
-/// `sizeofW(StgTSO)` in GHC 9.0.2.
-pub const TSO_WORDS: usize = 15;
-/// The STACK object of a new thread: `initialStkSize` (128 words) minus the TSO: 113 words.
-pub const STACK_WORDS: usize = 113;
-
-// TSO word layout (model): what createThread initialises.
-const TSO_ID: usize = 1;
-const TSO_LINK: usize = 2;
-const TSO_BOUND: usize = 3;
-const TSO_STACKOBJ: usize = 4;
-const TSO_WHAT_NEXT: usize = 5;
-const TSO_CAP: usize = 6;
-const TSO_DIRTY: usize = 7;
-// STACK layout: [info, stack_size, sp, ...frames growing down from the top].
-const STACK_SIZE: usize = 1;
-const STACK_SP: usize = 2;
-/// `ThreadRunGHC`.
-const THREAD_RUN_GHC: Word = 1;
-/// `ThreadComplete`.
-const THREAD_COMPLETE: Word = 3;
-
-/// Frame markers pushed by `createStrictIOThread` (the model's stand-ins for GHC's info pointers).
-mod frame {
-    pub const STOP: usize = 0x5700;
-    pub const FORCE_IO: usize = 0xF0CE;
-    pub const AP_V: usize = 0xA9F;
-    pub const ENTER: usize = 0xE47E;
-}
-
-/// Storage for one reusable TSO + stack (`ThreadObjects::ReusePerInCall`).
-#[derive(Debug, Default)]
-pub struct TsoStorage {
-    words: Option<Box<[Word]>>,
-    /// The words hold a thread built by `init_thread` and touched since only by
-    /// `reinit_thread` / `bind_thread` / the run queue / `finish_thread`.
-    built: bool,
-}
-
-impl TsoStorage {
-    pub const fn new() -> TsoStorage {
-        TsoStorage {
-            words: None,
-            built: false,
-        }
-    }
-
-    /// The TSO and STACK words, allocated on the first call on this InCall and reused after.
-    /// The caller may write them freely (they must be rebuilt with `init_thread`).
-    pub(crate) fn get(&mut self) -> (NonNull<Word>, NonNull<Word>) {
-        self.built = false;
-        self.words_mut()
-    }
-
-    /// A thread evaluating `closure`, built in full the first time and afterwards only
-    /// re-initialised where a finished thread differs from a new one (`reinit_thread`).
-    /// `id_for` gets the TSO's address and gives the thread id.
-    #[inline]
-    pub(crate) fn new_thread(
-        &mut self,
-        id_for: impl FnOnce(usize) -> u64,
-        cap_no: u32,
-        closure: ClosurePtr,
-    ) -> TsoPtr {
-        let (tso, stack) = self.words_mut();
-        let id = id_for(tso.as_ptr() as usize);
-        // SAFETY: the storage has TSO_WORDS + STACK_WORDS words owned by this InCall; when
-        // `built`, they hold a thread made by `init_thread` on these same words.
-        unsafe {
-            if self.built {
-                reinit_thread(tso, id, cap_no, closure);
-            } else {
-                init_thread(tso, stack, id, cap_no, closure);
-                self.built = true;
-            }
-        }
-        tso
-    }
-
-    #[inline]
-    fn words_mut(&mut self) -> (NonNull<Word>, NonNull<Word>) {
-        let w = self
-            .words
-            .get_or_insert_with(|| vec![0; TSO_WORDS + STACK_WORDS].into_boxed_slice());
-        let base = w.as_mut_ptr();
-        // SAFETY: the slice has TSO_WORDS + STACK_WORDS words; both pointers are in bounds.
-        unsafe {
-            (
-                NonNull::new_unchecked(base),
-                NonNull::new_unchecked(base.add(TSO_WORDS)),
-            )
-        }
-    }
-}
-
-/// A thread state object, by address.
-pub type TsoPtr = NonNull<Word>;
-
-/// Initialise a TSO and its stack (`createThread` + `createStrictIOThread`): header words,
-/// the stop frame and the four words that make the thread evaluate `closure` strictly.
-///
-/// # Safety
-/// `tso` must be valid for `TSO_WORDS` words and `stack` for `STACK_WORDS` words, unaliased.
-pub(crate) unsafe fn init_thread(
-    tso: TsoPtr,
-    stack: NonNull<Word>,
-    id: u64,
-    cap_no: u32,
-    closure: ClosurePtr,
-) {
-    let t = tso.as_ptr();
-    let s = stack.as_ptr();
-    // SAFETY: in bounds per the contract (indices < TSO_WORDS / STACK_WORDS).
-    unsafe {
-        t.write(&heap::TSO_INFO as *const heap::InfoTable as Word);
-        t.add(TSO_ID).write(id as Word);
-        t.add(TSO_LINK).write(0);
-        t.add(TSO_BOUND).write(0);
-        t.add(TSO_STACKOBJ).write(s as Word);
-        t.add(TSO_WHAT_NEXT).write(THREAD_RUN_GHC);
-        t.add(TSO_CAP).write(cap_no as Word);
-        t.add(TSO_DIRTY).write(1);
-        s.write(&heap::STACK_INFO as *const heap::InfoTable as Word);
-        s.add(STACK_SIZE).write(STACK_WORDS - 3);
-        let top = STACK_WORDS - 1;
-        s.add(top).write(frame::STOP);
-        s.add(top - 1).write(frame::FORCE_IO);
-        s.add(top - 2).write(frame::AP_V);
-        s.add(top - 3).write(closure as Word);
-        s.add(top - 4).write(frame::ENTER);
-        s.add(STACK_SP).write(top - 4);
-    }
-}
-
-/// Turn a finished thread built by [`init_thread`] on these words back into a new one: the
-/// words `createThread` sets that differ between threads or that running and finishing
-/// changed (id, link, bound, what_next, capability, dirty, the closure, sp). Header words,
-/// the stack object pointer and size, and the constant frames are as `init_thread` left them.
-///
-/// # Safety
-/// `tso` must have been initialised by `init_thread` and since been changed only by this
-/// function, [`bind_thread`], a run queue and [`finish_thread`].
-#[inline]
-pub(crate) unsafe fn reinit_thread(tso: TsoPtr, id: u64, cap_no: u32, closure: ClosurePtr) {
-    let t = tso.as_ptr();
-    // SAFETY: per contract; indices are in bounds as in `init_thread`.
-    unsafe {
-        t.add(TSO_ID).write(id as Word);
-        t.add(TSO_LINK).write(0);
-        t.add(TSO_BOUND).write(0);
-        t.add(TSO_WHAT_NEXT).write(THREAD_RUN_GHC);
-        t.add(TSO_CAP).write(cap_no as Word);
-        t.add(TSO_DIRTY).write(1);
-        let s = *t.add(TSO_STACKOBJ) as *mut Word;
-        let top = STACK_WORDS - 1;
-        s.add(top - 3).write(closure as Word);
-        s.add(STACK_SP).write(top - 4);
-    }
-}
-
-/// The closure a thread was created to evaluate (read back from its stack).
-///
-/// # Safety
-/// `tso` must have been initialised by `init_thread` and still be live.
-pub(crate) unsafe fn thread_closure(tso: TsoPtr) -> ClosurePtr {
-    // SAFETY: per contract; sp points at the ENTER frame, the closure is the next word.
-    unsafe {
-        let s = *tso.as_ptr().add(TSO_STACKOBJ) as *const Word;
-        let sp = *s.add(STACK_SP);
-        debug_assert_eq!(*s.add(sp), frame::ENTER);
-        *s.add(sp + 1) as ClosurePtr
-    }
-}
-
-/// The thread's id.
-///
-/// # Safety
-/// As for [`thread_closure`].
-pub(crate) unsafe fn thread_id(tso: TsoPtr) -> u64 {
-    // SAFETY: per contract.
-    unsafe { *tso.as_ptr().add(TSO_ID) as u64 }
-}
-
-/// Mark a thread finished and pop its frames (`ThreadComplete`).
-///
-/// # Safety
-/// As for [`thread_closure`].
-pub(crate) unsafe fn finish_thread(tso: TsoPtr) {
-    // SAFETY: per contract.
-    unsafe {
-        *tso.as_ptr().add(TSO_WHAT_NEXT) = THREAD_COMPLETE;
-        let s = *tso.as_ptr().add(TSO_STACKOBJ) as *mut Word;
-        *s.add(STACK_SP) = STACK_WORDS - 1;
-    }
-}
-
-/// Set the `bound` field (GHC `tso->bound = task->incall`).
-///
-/// # Safety
-/// As for [`thread_closure`].
-pub(crate) unsafe fn bind_thread(tso: TsoPtr, incall: *const ()) {
-    // SAFETY: per contract.
-    unsafe { *tso.as_ptr().add(TSO_BOUND) = incall as Word }
-}
-
-/// The `bound` field.
-///
-/// # Safety
-/// As for [`thread_closure`].
-pub(crate) unsafe fn bound_of(tso: TsoPtr) -> *const () {
-    // SAFETY: per contract.
-    unsafe { *tso.as_ptr().add(TSO_BOUND) as *const () }
 }
 
 /// A capability's run queue, linked through the TSOs' link words (GHC `run_queue_hd/_tl`).
@@ -256,9 +57,9 @@ impl RunQueue {
     pub(crate) unsafe fn push_back(&mut self, tso: TsoPtr) {
         // SAFETY: per contract; the old tail is live while queued.
         unsafe {
-            *tso.as_ptr().add(TSO_LINK) = 0;
+            *tso.as_ptr().add(tso::TSO_LINK) = 0;
             match self.tail {
-                Some(t) => *t.as_ptr().add(TSO_LINK) = tso.as_ptr() as Word,
+                Some(t) => *t.as_ptr().add(tso::TSO_LINK) = tso.as_ptr() as Word,
                 None => self.head = Some(tso),
             }
         }
@@ -270,7 +71,7 @@ impl RunQueue {
     pub(crate) fn pop_front(&mut self) -> Option<TsoPtr> {
         let h = self.head?;
         // SAFETY: queued TSOs are live until popped.
-        let next = unsafe { *h.as_ptr().add(TSO_LINK) } as *mut Word;
+        let next = unsafe { *h.as_ptr().add(tso::TSO_LINK) } as *mut Word;
         self.head = NonNull::new(next);
         if self.head.is_none() {
             self.tail = None;
@@ -288,168 +89,148 @@ impl RunQueue {
     }
 }
 
-/// Why the bound thread did not produce a value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Failure {
-    /// An exception escaped the exported function (status `Killed`).
-    Exception(String),
-    /// The nursery could not satisfy an allocation (status `HeapExhausted`).
-    HeapOverflow,
-    /// The RTS shut down while the call was suspended (status `Interrupted`).
-    Interrupted,
+/// Port of `scheduleWaitThread` + the `schedule()` loop for the bound thread `tso` of the
+/// running call `cx` (made by [`create_thread`], or re-armed by the isolated `schedule` phase):
+/// bind it to the call's InCall, run-queue push and pop, evaluate, finish, and record its end
+/// in the thread list. The status and result the call ends with.
+#[inline(always)]
+pub(crate) fn schedule_wait_thread(
+    cx: &mut Ctx,
+    rts: &Rts,
+    tso: TsoPtr,
+) -> (SchedulerStatus, ClosurePtr) {
+    let outcome = run_bound_thread(cx, rts, tso);
+    thread_ended(cx, rts, tso);
+    outcome
 }
 
-/// What the evaluator needs from the call: run the body, allocate the result.
-pub(crate) trait EvalEnv {
-    /// Call the body of an exported function (it may suspend and resume the call).
-    fn call_body(&mut self, f: IoIntFn, x: i64) -> Result<i64, Failure>;
-    /// Allocate an `I#` holding `v` in the nursery of the capability held now.
-    fn alloc_int(&mut self, v: i64) -> Result<ClosurePtr, Failure>;
-}
-
-/// The model's `StgRun`: evaluate `runIO (f x)` where `f :: Int -> IO Int`.
-///
-/// # Safety
-/// `closure` and everything reachable from it must be closures created by this RTS (`rts_apply`,
-/// `rts_mkInt`) or static closures with one of the model's info tables (the C API contract).
-#[inline]
-pub(crate) unsafe fn eval_io(
-    closure: ClosurePtr,
-    env: &mut impl EvalEnv,
-) -> Result<ClosurePtr, Failure> {
-    // SAFETY: per contract, each pointer below is a closure with a readable header and the
-    // payload its kind implies; kinds are checked before payloads are read.
+/// Bind, queue and run `tso` for `cx` (one `schedule()` iteration).
+#[inline(always)]
+fn run_bound_thread(cx: &mut Ctx, rts: &Rts, tso: TsoPtr) -> (SchedulerStatus, ClosurePtr) {
+    let ic_addr = cx.incall_ptr() as *const ();
+    let mut g = cx.guard();
+    // SAFETY: `tso` was just initialised and is on no run queue.
     unsafe {
-        let (f, action) = expect_ap(closure, "the argument of rts_inCall")?;
-        if !std::ptr::eq(heap::info_of(f), &heap::RUNIO_INFO) {
-            return Err(not_runnable("rts_inCall expects `runIO io`", f));
-        }
-        let (fun, arg) = expect_ap(action, "the IO action")?;
-        // The only known info table of kind FunIoInt (checked in `known_kinds_are_unique`).
-        if !std::ptr::eq(heap::info_of(fun), &heap::rtscore_fun_io_int_info) {
-            return Err(not_runnable(
-                "the applied function is not an `Int -> IO Int` closure",
-                fun,
-            ));
-        }
-        let x = expect_int(arg)?;
-        let body: IoIntFn = std::mem::transmute::<Word, IoIntFn>(heap::payload(fun, 0));
-        let r = env.call_body(body, x)?;
-        env.alloc_int(r)
+        tso::bind_thread(tso, ic_addr);
+        g.owned().run_queue.push_back(tso);
     }
-}
-
-/// # Safety
-/// `p` must be a readable closure.
-#[inline]
-unsafe fn expect_ap(p: ClosurePtr, what: &str) -> Result<(ClosurePtr, ClosurePtr), Failure> {
-    // SAFETY: per contract; an Ap has 3 payload words.
-    unsafe {
-        // The only known info table of kind Ap (checked in `known_kinds_are_unique`).
-        if !std::ptr::eq(heap::info_of(p), &heap::AP_2_UPD_INFO) {
-            return Err(not_an_application(what, p));
-        }
-        Ok((
-            heap::payload(p, 1) as ClosurePtr,
-            heap::payload(p, 2) as ClosurePtr,
-        ))
-    }
-}
-
-/// # Safety
-/// `p` must be a readable closure.
-#[inline]
-unsafe fn expect_int(p: ClosurePtr) -> Result<i64, Failure> {
-    // SAFETY: per contract; an I# has 1 payload word.
-    unsafe {
-        let info = heap::info_of(p);
-        if !std::ptr::eq(info, &heap::IZH_CON_INFO) {
-            return Err(not_runnable("the argument is not an I#", p));
-        }
-        Ok(heap::payload(p, 0) as i64)
-    }
-}
-
-#[cold]
-fn not_an_application(what: &str, p: ClosurePtr) -> Failure {
-    not_runnable(&format!("{what} is not an application"), p)
-}
-
-#[cold]
-fn not_runnable(what: &str, p: ClosurePtr) -> Failure {
-    Failure::Exception(format!("{what} (closure {p:p})"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::heap::ClosureKind;
-
-    #[test]
-    fn known_kinds_are_unique() {
-        // The evaluator identifies applications and `Int -> IO Int` functions by info pointer.
-        let known = [
-            &heap::IZH_CON_INFO,
-            &heap::AP_2_UPD_INFO,
-            &heap::RUNIO_INFO,
-            &heap::rtscore_fun_io_int_info,
-        ];
-        for kind in [ClosureKind::Ap, ClosureKind::FunIoInt] {
-            assert_eq!(known.iter().filter(|i| i.kind == kind).count(), 1);
-        }
-        assert!(known.iter().all(|i| heap::is_known_info(*i)));
-    }
-
-    #[test]
-    fn thread_stack_holds_the_closure_and_run_queue_is_fifo() {
-        let mut a = TsoStorage::new();
-        let mut b = TsoStorage::new();
-        let (ta, sa) = a.get();
-        let (tb, sb) = b.get();
-        let c = heap::intlike(7).unwrap();
-        // SAFETY: storages are sized for TSO + STACK.
-        unsafe {
-            init_thread(ta, sa, 1, 0, c);
-            init_thread(tb, sb, 2, 0, c);
-            assert_eq!(thread_closure(ta), c);
-            let mut q = RunQueue::default();
-            q.push_back(ta);
-            q.push_back(tb);
-            assert_eq!(q.len(), 2);
-            assert_eq!(q.pop_front(), Some(ta));
-            assert_eq!(q.pop_front(), Some(tb));
-            assert!(q.pop_front().is_none());
-            finish_thread(ta);
-        }
-    }
-
-    #[test]
-    fn a_rebuilt_thread_equals_a_fresh_one() {
-        let c1 = heap::intlike(1).unwrap();
-        let c2 = heap::intlike(2).unwrap();
-        let mut reused = TsoStorage::new();
-        let t = reused.new_thread(|_| 1, 0, c1);
-        // SAFETY: `t` was built by `new_thread`; run and finish it as the scheduler does.
-        unsafe {
-            bind_thread(t, 0x1234 as *const ());
-            let mut q = RunQueue::default();
-            q.push_back(t);
-            q.pop_front();
-            finish_thread(t);
-        }
-        let t = reused.new_thread(|_| 2, 1, c2);
-        let mut fresh = TsoStorage::new();
-        let f = fresh.new_thread(|_| 2, 1, c2);
-        let words = |p: TsoPtr| {
-            // SAFETY: both storages hold TSO_WORDS + STACK_WORDS initialised words.
-            unsafe { std::slice::from_raw_parts(p.as_ptr(), TSO_WORDS + STACK_WORDS).to_vec() }
+    // One iteration of `schedule()`: the model's run queue holds only this call's bound thread,
+    // so the first iteration finishes it (GHC iterates again after yields, blocking and GC,
+    // which the model's function bodies never cause).
+    {
+        let Some(t) = g.owned().run_queue.pop_front() else {
+            return internal_error("schedule: the bound thread is not on the run queue");
         };
-        let (mut a, mut b) = (words(t), words(f));
-        // The stack-object pointers differ (two storages); compare them relative to the TSO.
-        a[TSO_STACKOBJ] -= t.as_ptr() as usize;
-        b[TSO_STACKOBJ] -= f.as_ptr() as usize;
-        assert_eq!(a, b);
-        // SAFETY: `t` is initialised.
-        assert_eq!(unsafe { thread_closure(t) }, c2);
+        if !rts.is_running() {
+            // `hs_exit` in progress: the thread is deleted before it runs (GHC: SCHED_INTERRUPTING).
+            return (SchedulerStatus::Interrupted, ptr::null());
+        }
+        // SAFETY: `t` is a live TSO from our run queue.
+        if unsafe { tso::bound_of(t) } != ic_addr {
+            // GHC barfs here ("finished bound thread that isn't mine"); the model's run queues
+            // only ever hold the running call's thread, so this is an internal error.
+            return internal_error("schedule: finished bound thread that isn't mine");
+        }
+        // SAFETY: `t` is live; its stack holds the closure pushed by `init_thread`.
+        let closure = unsafe { tso::thread_closure(t) };
+        let mut env = Env { cx: &mut *cx };
+        // SAFETY: `closure` came through `rts_apply`/`rts_mkInt` or is a static closure (C API
+        // contract); the evaluator checks every info pointer against the model's tables.
+        let r = unsafe { eval::eval_io(closure, &mut env) };
+        match r {
+            Ok(v) => {
+                // SAFETY: `t` is still live (reused storage, or a pinned/current nursery buffer).
+                unsafe { tso::finish_thread(t) };
+                (SchedulerStatus::Success, v)
+            }
+            Err(Failure::Exception(m)) => {
+                cx.ic().exception = Some(m);
+                (SchedulerStatus::Killed, ptr::null())
+            }
+            Err(Failure::HeapOverflow) => (SchedulerStatus::HeapExhausted, ptr::null()),
+            Err(Failure::Interrupted) => (SchedulerStatus::Interrupted, ptr::null()),
+        }
+    }
+}
+
+/// A broken internal invariant on the call path: reported like the panics `ffi_guard` catches
+/// (exit code 255), without unwinding; the call ends `Killed` if the exit hook returns.
+#[cold]
+#[inline(never)]
+fn internal_error(what: &str) -> (SchedulerStatus, ClosurePtr) {
+    crate::error::report_and_exit(
+        ExitKind::Process(255),
+        format!("{what}: internal error in rts-core"),
+    );
+    (SchedulerStatus::Killed, ptr::null())
+}
+
+/// Port of `createThread`: a TSO + stack per policy, a thread id per policy.
+pub(crate) fn create_thread(cx: &mut Ctx, rts: &Rts, p: ClosurePtr) -> Option<TsoPtr> {
+    let (tso, stack) = match rts.config().policy.thread_objects {
+        ThreadObjects::ReusePerInCall => {
+            let mut g = cx.guard();
+            let no = g.cap().no;
+            let id_for = |_| rts.new_thread_id(&mut g);
+            return Some(cx.ic().tso.new_thread(id_for, no, p));
+        }
+        ThreadObjects::FreshInNursery => {
+            let stack = cx.alloc(STACK_WORDS)?;
+            let tso = cx.alloc(TSO_WORDS)?;
+            cx.guard().cap().stats.tsos_allocated(1);
+            // SAFETY: nursery allocations are non-null.
+            unsafe { (NonNull::new_unchecked(tso), NonNull::new_unchecked(stack)) }
+        }
+    };
+    let mut g = cx.guard();
+    let id = rts.new_thread_id(&mut g);
+    // SAFETY: `tso`/`stack` are TSO_WORDS/STACK_WORDS words owned by this call.
+    unsafe { tso::init_thread(tso, stack, id, g.cap().no, p) };
+    Some(tso)
+}
+
+/// The evaluator's view of a running call.
+struct Env<'a> {
+    cx: &'a mut Ctx,
+}
+
+impl EvalEnv for Env<'_> {
+    fn call_body(&mut self, f: IoIntFn, x: i64) -> Result<i64, Failure> {
+        // SAFETY: `f` is the body of an `Int -> IO Int` closure (checked by the evaluator).
+        let r = unsafe { f(x) };
+        let ic = self.cx.ic();
+        if let Some(m) = ic.exception.take() {
+            return Err(Failure::Exception(m));
+        }
+        if ic.heap_overflow {
+            return Err(Failure::HeapOverflow);
+        }
+        if ic.phase == CallPhase::Detached {
+            return Err(Failure::Interrupted);
+        }
+        Ok(r)
+    }
+
+    fn alloc_int(&mut self, v: i64) -> Result<ClosurePtr, Failure> {
+        let p = self
+            .cx
+            .alloc(heap::INT_WORDS)
+            .ok_or(Failure::HeapOverflow)?;
+        // SAFETY: `p` has INT_WORDS fresh words.
+        Ok(unsafe { heap::write_int(p, v) })
+    }
+}
+
+/// The call's thread has ended: with a global thread list, record it for removal (Note [thread
+/// list pruning] in threads.rs). A call detached by `hs_exit` holds no capability; its instance is
+/// shutting down and the list goes with it.
+#[inline(always)]
+fn thread_ended(cx: &mut Ctx, rts: &Rts, tso: TsoPtr) {
+    if rts.config().policy.thread_ids == ThreadIds::GlobalLock
+        && cx.ic().phase == CallPhase::Running
+    {
+        // SAFETY: the call's own TSO, live until the call ends (as for `finish_thread`).
+        let id = unsafe { tso::thread_id(tso) };
+        rts.thread_finished(&mut cx.guard(), id);
     }
 }
