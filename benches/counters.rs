@@ -10,7 +10,7 @@ use callin_bench::matrix::rts_core_cell;
 use callin_bench::profile::measurement::{CounterMeasurement, counted_between};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use rts_core::PolicySet;
-use rts_core::phases::{IsolatedPhase, PhaseLoop};
+use rts_core::scaffolding::phases::{IsolatedPhase, PhaseLoop};
 
 /// A policy set's label and its constructor.
 type NamedPolicy = (&'static str, fn() -> PolicySet);

@@ -8,8 +8,8 @@ use std::time::Duration;
 use callin_bench::topology::Machine;
 use callin_bench::topology::experiment::{self, Placement, Plan};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use rts_core::ForeignNode;
 use rts_core::PolicySet;
-use rts_core::rts::ForeignNode;
 
 fn id(p: Placement) -> String {
     match p {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use callin_bench::matrix::rts_core_cell;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rts_core::PolicySet;
-use rts_core::phases::{IsolatedPhase, PhaseLoop};
+use rts_core::scaffolding::phases::{IsolatedPhase, PhaseLoop};
 
 /// Capabilities of the instance the phases run against.
 const CAPS: u32 = 2;

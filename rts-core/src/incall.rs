@@ -90,11 +90,6 @@ impl InCall {
             from_spare: false,
         }
     }
-
-    /// Whether this call-in is nested inside another on the same Task.
-    pub fn is_nested(&self) -> bool {
-        !self.prev_stack.is_null()
-    }
 }
 
 /// Port of `newInCall`: pop a spare InCall (or allocate one) and push it on the Task's stack.
@@ -384,8 +379,7 @@ mod tests {
             // SAFETY: both InCalls are live on the task's stack.
             unsafe {
                 assert_eq!(inner.as_ref().prev_stack, outer.as_ptr());
-                assert!(inner.as_ref().is_nested());
-                assert!(!outer.as_ref().is_nested());
+                assert!(outer.as_ref().prev_stack.is_null());
             }
             pop_incall(task);
             assert_eq!(task.incall.get(), outer.as_ptr());

@@ -25,13 +25,6 @@ use crate::stats::StatsSnapshot;
 use crate::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use crate::sync::process_atomic::AtomicPtr;
 
-// The paths these had before the instance's parts got their own modules (until the harness moves).
-pub use crate::config::{
-    DEFAULT_MAX_CAPABILITIES, DEFAULT_NURSERY_BYTES, ForeignNode, MAX_NUMA_NODES, NumaConfig,
-};
-pub use crate::sched::threads::THREAD_LIST_PRUNE_BATCH;
-pub use crate::select::{SelectError, SelectedCap};
-
 /// Lifecycle states of an instance.
 const RUNNING: u32 = 1;
 const INTERRUPTING: u32 = 2;

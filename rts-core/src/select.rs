@@ -146,7 +146,7 @@ impl Rts {
     /// take a free capability for a task on `node` the way this instance's policy would
     /// (`LockFree`: own node, then nearest; `Ghc`: the node's hint, then a scan of the node), or
     /// `None` where `rts_lock` would wait. The capability is held until the result is dropped.
-    pub fn select_free(&self, node: u32) -> Result<SelectedCap<'_>, SelectError> {
+    pub(crate) fn select_free(&self, node: u32) -> Result<SelectedCap<'_>, SelectError> {
         if node as usize >= self.free.nodes.len() {
             return Err(SelectError::NoSuchNode {
                 node,

@@ -15,7 +15,7 @@ mod loom_common;
 use loom::thread;
 
 use loom_common::{FOO, call, init_small, wait_for_task_destructors};
-use rts_core::incall::{MAX_SPARE_INCALLS, live_incalls};
+use rts_core::scaffolding::{MAX_SPARE_INCALLS, live_incalls};
 
 rts_core::define_io_int_fun!(static NESTER = nester);
 
@@ -25,8 +25,8 @@ fn nester(x: i64) -> i64 {
     rts_core::safe_foreign_call(|| call(&FOO, x)).expect("inside a call-in") + 1
 }
 
-fn my_task() -> &'static rts_core::task::Task {
-    let t = rts_core::task::my_task()
+fn my_task() -> &'static rts_core::scaffolding::Task {
+    let t = rts_core::scaffolding::my_task()
         .unwrap()
         .expect("called in before");
     // SAFETY: this thread's Task lives until the thread exits.

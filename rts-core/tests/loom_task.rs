@@ -11,9 +11,9 @@
 
 use loom::thread;
 
-use rts_core::task::{free_my_task, get_my_task, live_tasks, my_task, registry};
+use rts_core::scaffolding::{free_my_task, get_my_task, live_tasks, my_task, registry};
 
-fn register_and_check() -> std::ptr::NonNull<rts_core::task::Task> {
+fn register_and_check() -> std::ptr::NonNull<rts_core::scaffolding::Task> {
     assert!(my_task().unwrap().is_none(), "a fresh thread has no Task");
     let t = get_my_task().unwrap();
     assert!(registry().contains(t), "a new task is registered");

@@ -11,9 +11,9 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rts_core::capability::Capability;
+use rts_core::Capability;
+use rts_core::ForeignNode;
 use rts_core::ffi::{rts_lock, rts_pinThreadToNumaNode, rts_setInCallCapability, rts_unlock};
-use rts_core::rts::ForeignNode;
 use rts_core::{Config, NumaConfig, PolicySet};
 use skip::skip;
 
@@ -91,11 +91,7 @@ impl Holder {
 }
 
 fn remote_acquires() -> u64 {
-    rts_core::rts::current()
-        .unwrap()
-        .stats()
-        .total()
-        .remote_acquires
+    rts_core::current().unwrap().stats().total().remote_acquires
 }
 
 #[test]
@@ -274,10 +270,10 @@ fn set_num_capabilities_places_new_nurseries_on_their_nodes() {
         return;
     };
     let _g = init(2, split_numa(cpu0, cpu1));
-    rts_core::rts::set_num_capabilities(5).expect("grow to 5");
-    rts_core::rts::set_num_capabilities(3).expect("shrink to 3");
-    rts_core::rts::set_num_capabilities(6).expect("grow to 6");
-    let homes = rts_core::rts::current().unwrap().nursery_homes();
+    rts_core::set_num_capabilities(5).expect("grow to 5");
+    rts_core::set_num_capabilities(3).expect("shrink to 3");
+    rts_core::set_num_capabilities(6).expect("grow to 6");
+    let homes = rts_core::current().unwrap().nursery_homes();
     assert_eq!(homes.len(), 6);
     for (i, h) in homes.iter().enumerate() {
         assert_eq!(h.capability, i as u32);

@@ -17,11 +17,11 @@ fn measure(policy: PolicySet, n: i64) -> CapCounters {
     for i in 0..1000 {
         call(&FOO, 1_000_000 + i); // warm up: task, spare InCall
     }
-    let before = rts_core::rts::current().unwrap().stats().total();
+    let before = rts_core::current().unwrap().stats().total();
     for i in 0..n {
         assert_eq!(call(&FOO, 1_000_000 + i), 1_000_001 + i);
     }
-    rts_core::rts::current().unwrap().stats().total() - before
+    rts_core::current().unwrap().stats().total() - before
 }
 
 #[test]

@@ -7,8 +7,8 @@
 use std::path::PathBuf;
 
 use callin_reports::schema::{NumaResults, NurseryAccess, SCHEMA_VERSION};
+use rts_core::ForeignNode;
 use rts_core::PolicySet;
-use rts_core::rts::ForeignNode;
 
 use super::topology::write_json;
 use crate::topology::Machine;

@@ -12,7 +12,7 @@ use callin_reports::schema::{
     CallgrindCounts, CounterValue, Phase, PhaseInstructions, PhaseProfile, ProfileConfig,
     ProfileResults, SCHEMA_VERSION, Source,
 };
-use rts_core::phases::IsolatedPhase;
+use rts_core::scaffolding::phases::IsolatedPhase;
 use rts_core::{Config, PolicySet};
 
 use super::DEFAULT_RESULTS_DIR;

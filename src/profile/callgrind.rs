@@ -4,7 +4,7 @@
 //! function, parsing the total `Ir`, and checking two runs are identical.
 //!
 //! Why valgrind driven directly rather than gungraun: the phases already exist as
-//! `rts_core::phases::PhaseLoop`, so one worker mode of the `callin-bench` binary plus
+//! `rts_core::scaffolding::phases::PhaseLoop`, so one worker mode of the `callin-bench` binary plus
 //! `--toggle-collect` on a `#[no_mangle]` function collects exactly the measured loop (set-up,
 //! warm-up and `hs_init` excluded) with no extra bench harness, crate or runner binary to
 //! install; valgrind is the only tool needed, and a missing valgrind is a printed skip reason.
@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use rts_core::phases::{IsolatedPhase, PhaseLoop};
+use rts_core::scaffolding::phases::{IsolatedPhase, PhaseLoop};
 use rts_core::{Config, PolicySet};
 use serde::Serialize;
 

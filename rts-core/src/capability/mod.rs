@@ -58,9 +58,9 @@ pub struct Capability {
     pub stats: CapStats,
     /// State of the GHC wait policy (`cap->lock`, `returning_tasks`).
     ghc: ghc_wait::GhcCapState,
-    /// Loom models choose whether queued parks time out (see `loom_model`).
+    /// Loom models choose whether queued parks time out (`scaffolding::loom_model`).
     #[cfg(rts_loom)]
-    model: loom_model::Knobs,
+    model: crate::scaffolding::loom_model::Knobs,
 }
 
 // SAFETY: `owned` is only accessed through a CapabilityGuard, i.e. by the one thread holding the
@@ -133,6 +133,14 @@ impl Capability {
     pub(crate) fn state_bits(&self) -> (bool, bool, bool) {
         handoff::state_bits(self.state.load(Ordering::SeqCst))
     }
+
+    /// A capability outside any instance, for the loom models.
+    #[cfg(rts_loom)]
+    pub(crate) fn for_model(knobs: crate::scaffolding::loom_model::Knobs) -> Capability {
+        let mut cap = Capability::new(0, 0, 0);
+        cap.model = knobs;
+        cap
+    }
 }
 
 /// Proof that the current OS thread holds `cap` (GHC: `cap->running_task == myTask()`).
@@ -185,53 +193,5 @@ impl<'a> CapabilityGuard<'a> {
             .nursery
             .as_mut()
             .expect("enabled capability has a nursery")
-    }
-}
-
-/// Entry points for the loom models (`tests/loom_capability.rs`): the real acquire, park,
-/// hand-off and release code on one standalone capability, with the model's knobs.
-#[cfg(rts_loom)]
-#[doc(hidden)]
-pub mod loom_model {
-    use super::*;
-
-    /// What a model varies (small numbers, so every branch is reached).
-    #[derive(Debug, Clone, Copy, Default)]
-    pub struct Knobs {
-        /// Whether a queued waiter's park may time out (production: never). Timed parks
-        /// explore a release finding the queue emptied under it; untimed parks turn a lost
-        /// wake-up into a loom deadlock.
-        pub timed_parks: bool,
-    }
-
-    pub fn new_capability(knobs: Knobs) -> Capability {
-        let mut cap = Capability::new(0, 0, 0);
-        cap.model = knobs;
-        cap
-    }
-
-    /// `WaitPolicy::SpinPark` acquisition, as `Rts::acquire_specific` does it.
-    pub fn acquire_spin_park(cap: &Capability) -> CapabilityGuard<'_> {
-        cap.acquire_spin_park().0
-    }
-
-    /// `WaitPolicy::SpinPark` release; true if handed directly to a parked waiter.
-    pub fn release_spin_park(g: CapabilityGuard<'_>) -> bool {
-        g.release_lockfree()
-    }
-
-    /// `WaitPolicy::Ghc` acquisition (`cap->lock`, FIFO of returning tasks, per-task condvar).
-    pub fn acquire_ghc(cap: &Capability) -> CapabilityGuard<'_> {
-        cap.acquire_ghc().0
-    }
-
-    /// `WaitPolicy::Ghc` release (`releaseCapability_`).
-    pub fn release_ghc(g: CapabilityGuard<'_>) {
-        g.release_ghc();
-    }
-
-    /// `(LOCKED, PARKED, an heir is registered)` now.
-    pub fn state(cap: &Capability) -> (bool, bool, bool) {
-        cap.state_bits()
     }
 }

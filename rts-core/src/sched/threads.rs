@@ -135,7 +135,7 @@ impl Rts {
 
     /// A copy of the global thread list, oldest first (`ThreadIds::GlobalLock`; empty
     /// otherwise): ids of threads whose calls have not ended, plus finished ones not yet pruned.
-    pub fn thread_list(&self) -> Vec<u64> {
+    pub(crate) fn thread_list(&self) -> Vec<u64> {
         self.threads.sched.lock().threads.clone()
     }
 

@@ -15,7 +15,7 @@ pub fn init_small() {
     rts_core::hs_init_with(Config {
         n_capabilities: 1,
         max_capabilities: 1,
-        nursery_bytes: 2 * rts_core::nursery::HEADROOM_WORDS * rts_core::heap::WORD_BYTES,
+        nursery_bytes: 2 * rts_core::scaffolding::HEADROOM_WORDS * rts_core::heap::WORD_BYTES,
         policy: PolicySet::lockfree(),
         ..Config::default()
     })
@@ -25,7 +25,7 @@ pub fn init_small() {
 /// FIXME(loom): loom's `join` returns before the thread's locals are dropped (std's waits for
 /// them). Wait until every Task is freed; a leak spins here until loom's branch limit fails.
 pub fn wait_for_task_destructors() {
-    while rts_core::task::live_tasks() != 0 {
+    while rts_core::scaffolding::live_tasks() != 0 {
         loom::thread::yield_now();
     }
 }

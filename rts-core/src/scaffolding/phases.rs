@@ -589,9 +589,11 @@ mod tests {
     #[test]
     fn new_without_an_rts_is_an_error_naming_the_call() {
         let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-        if rts::current().is_some_and(|r| !r.is_exited()) {
-            return; // another test binary state; the checked case needs no live instance
-        }
+        // Every test of this binary that starts an instance holds SERIAL and shuts it down.
+        assert!(
+            rts::current().is_none_or(|r| r.is_exited()),
+            "an instance outlived its test"
+        );
         let e = PhaseLoop::new(IsolatedPhase::MkInt).unwrap_err();
         assert!(e.to_string().contains("PhaseLoop::new"), "{e}");
     }
