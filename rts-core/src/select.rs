@@ -32,7 +32,7 @@ pub(crate) struct FreeCaps {
 struct NodeCaps {
     /// Capability numbers on this node, in order; bit `j` of `free` stands for `caps[j]`.
     caps: Vec<u32>,
-    /// Free-capability hints (see Note [free bitmaps]).
+    /// Free-capability hints (Note [free bitmaps]).
     free: Box<[CachePadded<AtomicU64>]>,
     /// Other nodes, nearest first.
     nearest: Vec<u32>,
@@ -40,13 +40,10 @@ struct NodeCaps {
 
 // Note [free bitmaps]
 // ~~~~~~~~~~~~~~~~~~~
-// Bit j of a node's bitmap says "caps[j] may be free". The fast path (a task's last capability)
-// never touches the bitmap, so in the steady state nobody writes it. A selector that finds a set
-// bit but fails to grab the capability clears the bit, then re-reads the capability's state; a
-// releaser re-reads the bit after freeing the capability and sets it if clear. Both sides use
-// SeqCst for the write-then-read, so at least one sees the other (Dekker): a free, enabled
-// capability never stays with its bit clear. A set bit on a busy capability only costs a failed
-// CAS. Selection cost: O(nodes × caps/64) words, not a scan of all capabilities.
+// Bit j of a node's bitmap says "caps[j] may be free"; a free, enabled capability never stays
+// with its bit clear. The argument (the SeqCst pair D1 between `take_free_on` and `mark_free`,
+// each side's write then read) is in capability/README.md, "Free bitmaps" and "The SeqCst
+// pairs", beside its partner, the release of the capability's state word.
 
 impl FreeCaps {
     /// The hints for `max_capabilities` capabilities laid out as `numa` says, all clear; also
@@ -233,7 +230,7 @@ impl Rts {
                 return g;
             }
             // Committed, but not for good: another capability freeing up moves us there
-            // (Note [moving to a free capability]).
+            // (Note [moving to a free capability], capability/README.md).
             let elsewhere = || self.free_elsewhere(node, target);
             if let Some(g) = target.wait_queued(&elsewhere) {
                 target.stats.waits(1);
@@ -308,8 +305,10 @@ impl Rts {
                 if let Some(g) = self.try_take(c) {
                     return Some(g);
                 }
+                // Pair D1 (capability/README.md): clear the bit, then read the state, both
+                // SeqCst; a releaser that freed it meanwhile sees the bit clear and sets it.
                 word.fetch_and(!(1 << b), Ordering::SeqCst);
-                if !c.is_busy_hint()
+                if c.is_free_now()
                     && let Some(g) = self.try_take(c)
                 {
                     return Some(g);
@@ -320,7 +319,8 @@ impl Rts {
     }
 
     /// Whether a capability other than `busy`, that a task on `node` would select (own node,
-    /// then the nearer ones), is free now (SeqCst reads: Note [moving to a free capability]).
+    /// then the nearer ones), is free now: the heir's reads of pair D2 (SeqCst; Note [moving to
+    /// a free capability], capability/README.md).
     fn free_elsewhere(&self, node: u32, busy: &Capability) -> bool {
         let enabled = self.n_capabilities();
         let nearest = self.free.nodes[node as usize].nearest.iter().copied();
@@ -341,7 +341,9 @@ impl Rts {
     }
 
     /// A capability was left free: wake heirs sleeping on other capabilities so they can move
-    /// to it (Note [moving to a free capability]). Cold: only while some heir sleeps.
+    /// to it. The releaser's read of pair D2 (Note [moving to a free capability],
+    /// capability/README.md), after freeing the state and setting its bit. Cold: only while some
+    /// heir sleeps.
     fn nudge_sleeping_heirs(&self, freed: &Capability) {
         if !Capability::heirs_may_sleep() {
             return;
@@ -351,7 +353,9 @@ impl Rts {
             .for_each(|i| self.cap(i).nudge_sleeping_heir());
     }
 
-    /// After a release: make sure the capability's free bit is set (Note [free bitmaps]).
+    /// After a release left `c` free: make sure its free bit is set. The releaser's read of
+    /// pair D1 (Note [free bitmaps], capability/README.md), after the SeqCst write that freed
+    /// the state (`CapabilityGuard::release_lockfree`, `force_release`).
     pub(crate) fn mark_free(&self, c: &Capability) {
         let word = &self.free.nodes[c.node as usize].free[c.idx_in_node as usize / 64];
         let bit = 1u64 << (c.idx_in_node % 64);

@@ -9,7 +9,8 @@
 //! [`CapabilityGuard::assume_held`], for a call-in that holds its capability across C API calls.
 //!
 //! The two ways to wait for a busy capability and to hand it over are the two wait policies:
-//! - `handoff.rs`: the lock-free heir hand-off (`WaitPolicy::SpinPark`);
+//! - `handoff.rs` (the state word, the releasing side) and `heir.rs` (the waiting side): the
+//!   lock-free heir hand-off (`WaitPolicy::SpinPark`);
 //! - `ghc_wait.rs`: GHC's protocol with `cap->lock` and the returning-tasks FIFO
 //!   (`WaitPolicy::Ghc`).
 //!
@@ -28,11 +29,12 @@ use crate::task::Task;
 
 mod ghc_wait;
 mod handoff;
+mod heir;
 #[cfg(test)]
 mod test;
 
 #[cfg(not(rts_loom))]
-pub use handoff::SPIN;
+pub use heir::SPIN;
 
 /// Port of `Capability` (`rts/Capability.h`). C code sees it as the opaque `Capability *`.
 #[derive(Debug)]
