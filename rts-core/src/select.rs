@@ -308,6 +308,7 @@ impl Rts {
                 // Pair D1 (capability/README.md): clear the bit, then read the state, both
                 // SeqCst; a releaser that freed it meanwhile sees the bit clear and sets it.
                 word.fetch_and(!(1 << b), Ordering::SeqCst);
+                crate::sync::seqcst_pair_point();
                 if c.is_free_now()
                     && let Some(g) = self.try_take(c)
                 {
@@ -345,6 +346,7 @@ impl Rts {
     /// capability/README.md), after freeing the state and setting its bit. Cold: only while some
     /// heir sleeps.
     fn nudge_sleeping_heirs(&self, freed: &Capability) {
+        crate::sync::seqcst_pair_point();
         if !Capability::heirs_may_sleep() {
             return;
         }
@@ -357,6 +359,7 @@ impl Rts {
     /// pair D1 (Note [free bitmaps], capability/README.md), after the SeqCst write that freed
     /// the state (`CapabilityGuard::release_lockfree`, `force_release`).
     pub(crate) fn mark_free(&self, c: &Capability) {
+        crate::sync::seqcst_pair_point();
         let word = &self.free.nodes[c.node as usize].free[c.idx_in_node as usize / 64];
         let bit = 1u64 << (c.idx_in_node % 64);
         if word.load(Ordering::SeqCst) & bit == 0 && c.no < self.n_capabilities() {

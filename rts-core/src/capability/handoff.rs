@@ -45,8 +45,28 @@ pub(super) const TOKEN_NONE: UnparkToken = UnparkToken(0);
 pub(super) const TOKEN_RECHECK: UnparkToken = UnparkToken(3);
 
 /// Heirs about to sleep or asleep, all capabilities: a release that leaves its capability free
-/// nudges them only when this is non-zero (README.md, "Moving to a free capability").
-pub(super) static SLEEPING_HEIRS: process_atomic::AtomicUsize = process_atomic::AtomicUsize::new(0);
+/// nudges them only when this is non-zero (README.md, "Moving to a free capability"). Written
+/// by heirs around their sleep, read by releasers: pair D2, SeqCst both.
+#[cfg(not(rts_loom))]
+static SLEEPING_HEIRS: process_atomic::AtomicUsize = process_atomic::AtomicUsize::new(0);
+
+/// The sleeping-heir count ([`SLEEPING_HEIRS`]).
+#[cfg(not(rts_loom))]
+#[inline]
+pub(super) fn sleeping_heirs() -> &'static process_atomic::AtomicUsize {
+    &SLEEPING_HEIRS
+}
+
+/// Under loom the count is a loom atomic, one per model execution, so that the models with
+/// two capabilities (`tests/loom_moving.rs`) see pair D2.
+#[cfg(rts_loom)]
+pub(super) fn sleeping_heirs() -> &'static crate::sync::atomic::AtomicUsize {
+    loom::lazy_static! {
+        static ref SLEEPING_HEIRS: crate::sync::atomic::AtomicUsize =
+            crate::sync::atomic::AtomicUsize::new(0);
+    }
+    &SLEEPING_HEIRS
+}
 
 impl Capability {
     /// Parking key of the FIFO queue.
@@ -65,7 +85,7 @@ impl Capability {
     /// Whether any heir is asleep or about to sleep, on any capability (SeqCst: the releaser's
     /// side of Note [moving to a free capability]).
     pub(crate) fn heirs_may_sleep() -> bool {
-        SLEEPING_HEIRS.load(process_atomic::Ordering::SeqCst) != 0
+        sleeping_heirs().load(process_atomic::Ordering::SeqCst) != 0
     }
     /// Port of `tryGrabCapability` without `cap->lock`: take a free capability with one CAS.
     #[inline]

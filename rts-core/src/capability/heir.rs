@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::handoff::{
     HEIR_ASLEEP, HEIR_DUE_NOW, HEIR_GRANTED, HEIR_MASK, HEIR_SPINNING, HEIR_WAKING, LOCKED, PARKED,
-    SLEEPING_HEIRS, TOKEN_HANDOFF, TOKEN_HEIR, TOKEN_RECHECK,
+    TOKEN_HANDOFF, TOKEN_HEIR, TOKEN_RECHECK, sleeping_heirs,
 };
 use super::{Capability, CapabilityGuard};
 use crate::sync::atomic::Ordering;
@@ -338,9 +338,10 @@ impl Capability {
     fn heir_sleep(&self, elsewhere: &dyn Fn() -> bool) -> bool {
         // ORDERING: SeqCst: the heir's write of pair D2 (README.md, "The SeqCst pairs"), before
         // its reads in `elsewhere`.
-        SLEEPING_HEIRS.fetch_add(1, process_atomic::Ordering::SeqCst);
+        sleeping_heirs().fetch_add(1, process_atomic::Ordering::SeqCst);
+        crate::sync::seqcst_pair_point();
         let held = self.heir_sleep_counted(elsewhere);
-        SLEEPING_HEIRS.fetch_sub(1, process_atomic::Ordering::SeqCst);
+        sleeping_heirs().fetch_sub(1, process_atomic::Ordering::SeqCst);
         held
     }
     fn heir_sleep_counted(&self, elsewhere: &dyn Fn() -> bool) -> bool {

@@ -136,6 +136,12 @@ impl Capability {
         handoff::state_bits(self.state.load(Ordering::SeqCst))
     }
 
+    /// Whether the heir sleeps now (`HEIR_ASLEEP`), for the loom models.
+    #[cfg(rts_loom)]
+    pub(crate) fn heir_is_asleep(&self) -> bool {
+        self.state.load(Ordering::SeqCst) & handoff::HEIR_MASK == handoff::HEIR_ASLEEP
+    }
+
     /// A capability outside any instance, for the loom models.
     #[cfg(rts_loom)]
     pub(crate) fn for_model(knobs: crate::scaffolding::loom_model::Knobs) -> Capability {

@@ -7,6 +7,7 @@ use rts_core::{Config, PolicySet};
 // The exported function and the stub's call sequence are the integration tests' own.
 #[path = "../common/mod.rs"]
 mod common;
+#[allow(unused_imports)] // the models that make no whole call-in (loom_moving.rs) use neither
 pub use common::{FOO, call};
 
 /// The smallest RTS: one capability (so every call contends), a 16 KiB nursery (the minimum:
