@@ -1,4 +1,4 @@
-//! The `extern "C"` surface: GHC's C API names and signatures (STYLE.md R12).
+//! The `extern "C"` surface: GHC's C API names and signatures.
 //!
 //! Each function converts its arguments, delegates to the module that ports it (`api.rs` for
 //! the call path, `rts.rs` for the lifecycle, `numa` for placement), and maps a

@@ -1,4 +1,4 @@
-//! Per-capability event counters behind the `stats` feature (STYLE.md R14).
+//! Per-capability event counters behind the `stats` feature (the shape of tokio's `counters.rs`).
 //!
 //! Call sites are unconditional; without the feature every counter call compiles to nothing.
 //! Each capability's counters are written only by its current holder, so an increment is a

@@ -1,4 +1,4 @@
-//! The one place that names synchronisation primitives (STYLE.md R3): std / parking_lot normally,
+//! The one place that names synchronisation primitives: std / parking_lot normally,
 //! loom under `--cfg rts_loom`, so the loom models in `tests/loom_*.rs` exercise the real code.
 //!
 //! Owns: the atomics, `UnsafeCell`, thread-locals, `Mutex`/`Condvar` (parking_lot's API) and the
@@ -7,7 +7,9 @@
 //! GHC wait queue and the task registry.
 
 #[cfg(all(rts_loom, not(debug_assertions)))]
-compile_error!("loom models need debug assertions (STYLE.md R8): run scripts/loom.sh");
+compile_error!(
+    "loom models need debug assertions (the invariants are checked by them): run scripts/loom.sh"
+);
 
 #[cfg(rts_loom)]
 pub(crate) use loom::sync::atomic;

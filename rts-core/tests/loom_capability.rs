@@ -1,8 +1,10 @@
-//! Loom models of capability acquire / release / hand-off (`capability/handoff.rs`, `capability/ghc_wait.rs`).
+//! Loom models of capability acquire / release / hand-off on one capability
+//! (`capability/handoff.rs`, `heir.rs`, `ghc_wait.rs`; the arguments are in
+//! `capability/README.md`).
 //!
 //! Run by `scripts/loom.sh` (`RUSTFLAGS="--cfg rts_loom"`, `LOOM_MAX_PREEMPTIONS=2`; `=1` is the
 //! quick smoke setting). Each model runs the crate's real code through
-//! `rts_core::scaffolding::loom_model`; only the knobs differ (STYLE.md R4).
+//! `rts_core::scaffolding::loom_model`; only the knobs differ.
 //!
 //! Shape of every model: the main thread holds the capability, two threads try to acquire it
 //! (so at least one spins and parks), the main thread releases, everyone releases once done.

@@ -2,7 +2,7 @@
 //! the real C API on a one-capability RTS.
 //!
 //! Run by `scripts/loom.sh` (`RUSTFLAGS="--cfg rts_loom"`, `LOOM_MAX_PREEMPTIONS=2`). Under loom
-//! `MAX_SPARE_INCALLS` is 1 (STYLE.md R4): popping the nested InCall fills the spare list, so
+//! `MAX_SPARE_INCALLS` is 1 (so that both bounds are reached): popping the nested InCall fills the spare list, so
 //! popping the outer one finds it full and frees it, and the next call reuses the spare.
 //! Checked in every interleaving: every result; the stack is empty between calls; the spare
 //! list never exceeds its bound; no InCall outlives its Task (the process-wide live count is

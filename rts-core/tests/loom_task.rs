@@ -2,7 +2,7 @@
 //! `hs_thread_done` or by the thread-local destructor when the thread exits.
 //!
 //! Run by `scripts/loom.sh` (`RUSTFLAGS="--cfg rts_loom"`, `LOOM_MAX_PREEMPTIONS=2`; `=1` is the
-//! smoke setting). Under loom a registry segment has 1 slot (STYLE.md R4), so two threads race
+//! smoke setting). Under loom a registry segment has 1 slot, so two threads race
 //! to append a segment, and a slot freed by one thread is reused by the other.
 //! Checked in every interleaving: a task is registered from its creation until it is freed;
 //! the thread-local lookup returns the same task; no task outlives its thread (the live count is

@@ -145,15 +145,7 @@ fn foreign_threads_start_on_node_zero_by_default_even_when_bound_elsewhere() {
     let Some([cpu0, cpu1]) = two_allowed_cpus() else {
         return;
     };
-    let mut cpu_nodes = vec![0; cpu0.max(cpu1) + 1];
-    cpu_nodes[cpu1] = 1;
-    let numa = NumaConfig {
-        n_nodes: 2,
-        cpu_nodes,
-        foreign_node: ForeignNode::Zero,
-        ..NumaConfig::default()
-    };
-    let _g = init(4, numa);
+    let _g = init(4, split_by_cpu(cpu0, cpu1, ForeignNode::Zero));
     assert_eq!(
         node_taken_when_bound_to(cpu1),
         0,
@@ -167,15 +159,7 @@ fn where_bound_policy_takes_the_node_the_thread_is_bound_to() {
     let Some([cpu0, cpu1]) = two_allowed_cpus() else {
         return;
     };
-    let mut cpu_nodes = vec![0; cpu0.max(cpu1) + 1];
-    cpu_nodes[cpu1] = 1;
-    let numa = NumaConfig {
-        n_nodes: 2,
-        cpu_nodes,
-        foreign_node: ForeignNode::WhereBound,
-        ..NumaConfig::default()
-    };
-    let _g = init(4, numa);
+    let _g = init(4, split_by_cpu(cpu0, cpu1, ForeignNode::WhereBound));
     assert_eq!(node_taken_when_bound_to(cpu1), 1);
     assert_eq!(node_taken_when_bound_to(cpu0), 0);
     assert!(rts_core::hs_exit());
@@ -205,14 +189,24 @@ fn core_bind(cpu: usize) -> bool {
     unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0 }
 }
 
-fn split_numa(cpu0: usize, cpu1: usize) -> NumaConfig {
+/// Two nodes with `cpu1` on node 1 and every other CPU on node 0, as far as the CPU → node map
+/// goes (`cpu_nodes`); the nodes' CPU sets (`node_cpus`) stay unknown.
+fn split_by_cpu(cpu0: usize, cpu1: usize, foreign_node: ForeignNode) -> NumaConfig {
     let mut cpu_nodes = vec![0; cpu0.max(cpu1) + 1];
     cpu_nodes[cpu1] = 1;
     NumaConfig {
         n_nodes: 2,
-        node_cpus: vec![vec![cpu0], vec![cpu1]],
         cpu_nodes,
+        foreign_node,
         ..NumaConfig::default()
+    }
+}
+
+/// The same split with the nodes' CPU sets known: node 0 is `cpu0`, node 1 is `cpu1`.
+fn split_numa(cpu0: usize, cpu1: usize) -> NumaConfig {
+    NumaConfig {
+        node_cpus: vec![vec![cpu0], vec![cpu1]],
+        ..split_by_cpu(cpu0, cpu1, ForeignNode::default())
     }
 }
 

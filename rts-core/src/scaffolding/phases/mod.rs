@@ -1,4 +1,4 @@
-//! Each phase of the call-in path (DESIGN.md §1) driven alone, in a loop: the `phases` bench and
+//! Each phase of the call-in path (the phases of `probes::Phase`) driven alone, in a loop: the `phases` bench and
 //! the profiler's phase-isolated measurements time [`PhaseLoop::run`] around a batch.
 //!
 //! Ownership: a [`PhaseLoop`] owns whatever its phase needs set up on the calling OS thread (a
@@ -116,7 +116,7 @@ impl IsolatedPhase {
         }
     }
 
-    /// The DESIGN.md §1 phase this measures (`callin_reports::schema::Phase::name`). The InCall
+    /// The call-in phase this measures (`callin_reports::schema::Phase::name`). The InCall
     /// and capability pairs include their release halves (`incall_pop`, `cap_release`).
     pub fn phase(self) -> &'static str {
         match self {
