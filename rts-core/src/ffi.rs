@@ -3,8 +3,8 @@
 //! Each function converts its arguments, delegates to the module that ports it (`api.rs` for
 //! the call path, `rts.rs` for the lifecycle, `numa` for placement), and maps a
 //! [`CallInError`] to GHC's behaviour: `errorBelch`-style message, then the exit path (GHC's
-//! `exitFn`, or the Rust test hook). Every body runs inside [`ffi_guard`], or for the entry
-//! points the stub calls on every call-in inside [`per_call_guard`], so a Rust panic never
+//! `exitFn`, or the Rust test hook). Every body runs inside `ffi_guard`, or for the entry
+//! points the stub calls on every call-in inside `per_call_guard`, so a Rust panic never
 //! unwinds into C. Values returned after a reported error (when a test hook returns) are safe
 //! placeholders: a static closure, 0, or the unchanged capability.
 

@@ -427,7 +427,7 @@ impl Rts {
     }
 }
 
-/// A capability taken by [`Rts::select_free`]; released (as `rts_unlock` would) on drop.
+/// A capability taken by `scaffolding::select_free`; released (as `rts_unlock` would) on drop.
 #[derive(Debug)]
 pub struct SelectedCap<'a> {
     rts: &'a Rts,
@@ -450,7 +450,7 @@ impl Drop for SelectedCap<'_> {
     }
 }
 
-/// Why [`Rts::select_free`] took no capability.
+/// Why `scaffolding::select_free` took no capability.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SelectError {
     /// Every capability the policy may take is busy: `rts_lock` would wait.
