@@ -45,7 +45,7 @@ fn ffi_guard<T>(
 }
 
 /// [`ffi_guard`] for the entry points the stub calls on every call-in, without `catch_unwind`
-/// on their path: with it, a call-in runs 714 instructions instead of 697 (callgrind, the C
+/// on their path: with it, a call-in runs 708 instructions instead of 697 (callgrind, the C
 /// driver `tests/c/callin_driver.c`, 1 thread, lock-free policies). A misuse error is reported
 /// the same way. A panic ends the process the same way (GHC's exit path with code 255 and the
 /// same message), from the destructor of [`PanicExit`] as the panic unwinds; if a test's exit
