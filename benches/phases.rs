@@ -1,6 +1,6 @@
-//! `phases`: each phase of the call-in path alone (`rts_core::phases`), per policy set. Ids
-//! `phases/<isolated phase>/<policy>`, one operation per iteration. Set-up (a held capability,
-//! a contending helper thread, ...) happens outside the timed part, once per sample.
+//! `phases`: each phase of the call-in path alone (`rts_core::scaffolding::phases`), per policy
+//! set. Ids `phases/<isolated phase>/<policy>`, one operation per iteration. Set-up (a held
+//! capability, a contending helper thread, ...) happens outside the timed part, once per sample.
 
 use std::time::{Duration, Instant};
 

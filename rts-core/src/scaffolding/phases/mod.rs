@@ -1,5 +1,6 @@
-//! Each phase of the call-in path (the phases of `probes::Phase`) driven alone, in a loop: the `phases` bench and
-//! the profiler's phase-isolated measurements time [`PhaseLoop::run`] around a batch.
+//! Each phase of the call-in path (the phases of `probes::Phase`) driven alone, in a loop: the
+//! `phases` bench and the profiler's phase-isolated measurements time [`PhaseLoop::run`] around
+//! a batch.
 //!
 //! Ownership: a [`PhaseLoop`] owns whatever its phase needs set up on the calling OS thread (a
 //! held capability through an ordinary `rts_lock`, a closure graph, a helper thread that contends
