@@ -56,7 +56,7 @@ fn driver_on_ghc_rts_returns_x_plus_one_from_2_threads() {
         .arg("-o")
         .arg(&exe)
         .args(support::haskell_program())
-        .arg(c_dir().join("callin_driver.c"))
+        .arg(support::c_source_in(&dir, "callin_driver.c"))
         .output()
         .expect("ghc runs");
     assert!(out.status.success(), "ghc: {}", support::show(&out));

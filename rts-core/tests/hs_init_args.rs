@@ -49,7 +49,7 @@ fn ghc_driver() -> Option<&'static Path> {
             .arg("-o")
             .arg(&exe)
             .args(support::haskell_program())
-            .arg(c_dir().join("argv_driver.c"))
+            .arg(support::c_source_in(&dir, "argv_driver.c"))
             .output()
             .expect("ghc runs");
         assert!(out.status.success(), "ghc: {}", support::show(&out));

@@ -25,6 +25,17 @@ pub fn tool(name: &str) -> bool {
     ok
 }
 
+/// `tests/c/<name>` copied into `dir`, for `ghc`, which writes a C file's object beside it
+/// (not under `-outputdir`): generated files stay under the target dir.
+pub fn c_source_in(dir: &Path, name: &str) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/c")
+        .join(name);
+    let copy = dir.join(name);
+    std::fs::copy(&src, &copy).unwrap_or_else(|e| panic!("copying {}: {e}", src.display()));
+    copy
+}
+
 /// The Haskell program of the GHC baseline (`ghc/` at the top of the repository): `Fun.hs`
 /// (`foo x = return (x + 1)`) and `Export.hs` (`foreign export ccall "c_function" foo`).
 pub fn haskell_program() -> [PathBuf; 2] {
