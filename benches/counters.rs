@@ -10,8 +10,8 @@ use callin_bench::matrix::rts_core_cell;
 use callin_bench::profile::measurement::CounterMeasurement;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use rts_core::PolicySet;
-use rts_core::phases::{IsolatedPhase, PhaseLoop};
 use rts_core::policy::{POLICY_SET_DEFAULT, POLICY_SET_GHC};
+use rts_core::scaffolding::phases::{IsolatedPhase, PhaseLoop};
 
 /// A policy set's label and its constructor.
 type NamedPolicy = (&'static str, fn() -> PolicySet);

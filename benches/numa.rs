@@ -8,9 +8,9 @@ use std::time::Duration;
 use callin_bench::numa::experiment::{self, Placement, Plan};
 use callin_bench::topology::Machine;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use rts_core::ForeignNode;
 use rts_core::PolicySet;
 use rts_core::policy::{POLICY_SET_DEFAULT, POLICY_SET_GHC};
-use rts_core::rts::ForeignNode;
 
 fn id(p: Placement) -> String {
     match p {

@@ -1,14 +1,14 @@
-//! `phases`: each phase of the call-in path alone (`rts_core::phases`), per policy set. Ids
-//! `phases/<isolated phase>/<policy>`, one operation per iteration. Set-up (a held capability,
-//! a contending helper thread, ...) happens outside the timed part, once per sample.
+//! `phases`: each phase of the call-in path alone (`rts_core::scaffolding::phases`), per policy
+//! set. Ids `phases/<isolated phase>/<policy>`, one operation per iteration. Set-up (a held
+//! capability, a contending helper thread, ...) happens outside the timed part, once per sample.
 
 use std::time::{Duration, Instant};
 
 use callin_bench::matrix::rts_core_cell;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rts_core::PolicySet;
-use rts_core::phases::{IsolatedPhase, PhaseLoop};
 use rts_core::policy::{POLICY_SET_DEFAULT, POLICY_SET_GHC};
+use rts_core::scaffolding::phases::{IsolatedPhase, PhaseLoop};
 
 /// Capabilities of the instance the phases run against.
 const CAPS: u32 = 2;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Loom models of the call-in path's concurrent parts (rts-core/tests/loom_*.rs): capability
-# acquire/release/hand-off (spin-park and ghc policies), InCall push/pop/spare reuse with a
-# nested call-in, the Task registry at thread exit, a nursery reclaim racing a nested call.
+# acquire/release/hand-off (spin-park and ghc policies), a committed waiter moving to another
+# capability that frees up (two capabilities), InCall push/pop/spare reuse with a nested
+# call-in, the Task registry at thread exit, a nursery reclaim racing a nested call.
 #
 # LOOM_MAX_PREEMPTIONS=2 is the bound CI runs (default here); LOOM_MAX_PREEMPTIONS=1 is the
 # quick smoke setting; 3 and above explore more but grow fast. Built in release mode with debug

@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 
 use callin_bench::pin::{self, PinTarget};
 use callin_bench::topology::{Machine, TopologyError, parse_cap_map};
-use rts_core::rts::{self, ForeignNode, SelectError};
+use rts_core::ForeignNode;
+use rts_core::scaffolding::{self, SelectError};
 use rts_core::{Config, PolicySet};
 
 /// (spec, nodes, cores) for 1, 2, 4 and 8 nodes.
@@ -58,7 +59,7 @@ fn every_capability_lands_on_node_i_mod_n_with_that_node_cpus() {
             assert_eq!(p.cpus, m.nodes[p.node as usize].cpus);
         }
         let numa = m.numa_config(None, ForeignNode::Zero).unwrap();
-        let rts = rts::standalone(config(20, numa)).unwrap();
+        let rts = scaffolding::standalone(config(20, numa)).unwrap();
         for p in &placement {
             assert_eq!(
                 rts.cap(p.capability).node,
@@ -164,7 +165,7 @@ fn selection_on_synthetic_topologies_prefers_own_node_then_nearest() {
         let m = Machine::synthetic(spec).unwrap();
         let numa = m.numa_config(None, ForeignNode::Zero).unwrap();
         for k in 0..nodes as u32 {
-            let rts = rts::standalone(config(cores as u32, numa.clone())).unwrap();
+            let rts = scaffolding::standalone(config(cores as u32, numa.clone())).unwrap();
             let mut held = Vec::new();
             let mut free_per_node = vec![0u32; nodes];
             for i in 0..cores as u32 {
@@ -174,7 +175,7 @@ fn selection_on_synthetic_topologies_prefers_own_node_then_nearest() {
                 let want = std::iter::once(k)
                     .chain(numa.nearest_from(k))
                     .find(|&n| free_per_node[n as usize] > 0);
-                match rts.select_free(k) {
+                match scaffolding::select_free(&rts, k) {
                     Ok(sel) => {
                         assert_eq!(Some(sel.cap().node), want, "{spec}, task node {k}");
                         free_per_node[sel.cap().node as usize] -= 1;

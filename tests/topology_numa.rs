@@ -37,7 +37,7 @@ fn a_local_row_on_the_host_is_measured_with_no_remote_acquisitions() {
         reps: 2,
         access_bytes: 1 << 20,
         access_steps: 10_000,
-        foreign_node: rts_core::rts::ForeignNode::Zero,
+        foreign_node: rts_core::ForeignNode::Zero,
     };
     let local = Placement::Pinned { thread: 0, caps: 0 };
     let (row, pages) = experiment::run_row(

@@ -1,6 +1,6 @@
 //! C-API misuse and call failures: one error enum, GHC's wording, and the exit path.
 //!
-//! Library code never exits the process by itself (STYLE.md R11). Every failure is a
+//! Library code never exits the process by itself. Every failure is a
 //! [`CallInError`]; the C surface (`ffi.rs`) turns it into GHC's behaviour through
 //! [`report_and_exit`]: `errorBelch`-style message on stderr, then the exit hook. The hook is
 //! GHC's `exitFn` for C programs plus a Rust hook for tests, so every misuse case can be observed
@@ -33,7 +33,7 @@ pub enum CallInError {
     NotAnInt { call: &'static str, detail: String },
     /// An argument out of range (`setNumCapabilities`, `rts_setInCallCapability`, NUMA node).
     BadArgument { call: &'static str, detail: String },
-    /// A call-in from a thread whose thread-locals are being destroyed (STYLE.md R5).
+    /// A call-in from a thread whose thread-locals are being destroyed (`try_with` failed).
     ThreadExiting { call: &'static str },
     /// `hs_thread_done` while a call-in is still active on this thread (GHC ignores it).
     TaskNotStopped,
@@ -77,6 +77,14 @@ impl fmt::Display for CallInError {
 }
 
 impl std::error::Error for CallInError {}
+
+/// The call path's operations return their error boxed (`api.rs`), so that their `Result` fits
+/// in two registers and the common case pays nothing for the error's size.
+impl From<Box<CallInError>> for CallInError {
+    fn from(e: Box<CallInError>) -> CallInError {
+        *e
+    }
+}
 
 /// GHC's `EXIT_FAILURE` as used by `stg_exit` on misuse.
 pub const EXIT_FAILURE: i32 = 1;

@@ -1,45 +1,109 @@
-//! The `extern "C"` surface: GHC's C API names and signatures (STYLE.md R12).
+//! The `extern "C"` surface: GHC's C API names and signatures.
 //!
-//! Each function converts its arguments, delegates to `api.rs` / `rts.rs`, and maps a
+//! Each function converts its arguments, delegates to the module that ports it (`api.rs` for
+//! the call path, `rts.rs` for the lifecycle, `numa` for placement), and maps a
 //! [`CallInError`] to GHC's behaviour: `errorBelch`-style message, then the exit path (GHC's
-//! `exitFn`, or the Rust test hook). The stub's per-call entry points first try the common case
-//! (`api.rs`, Note [fast paths]), which has no panicking operation and needs no `catch_unwind`;
-//! everything else, and every full path, runs inside [`ffi_guard`]. Either way a Rust panic
-//! never unwinds into C (one outside the guard would abort at the `extern "C"` boundary).
-//! Values returned after a reported error (when a test hook returns) are safe placeholders: a
-//! static closure, 0, or the unchanged capability.
+//! `exitFn`, or the Rust test hook). Every body runs inside `ffi_guard`, or for the entry
+//! points the stub calls on every call-in inside `per_call_guard`, so a Rust panic never
+//! unwinds into C. Values returned after a reported error (when a test hook returns) are safe
+//! placeholders: a static closure, 0, or the unchanged capability.
 
 use std::ffi::{CStr, c_char, c_int};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 
-use crate::api::{self, probe_mark, probe_start, probed};
+use crate::api;
 use crate::capability::Capability;
 use crate::error::{self, CallInError, ExitKind};
 use crate::heap::{ClosurePtr, Word};
+use crate::probe_macros::{probe_mark, probe_start, probed};
 use crate::rts;
 use crate::rts_flags;
 
 /// GHC's `HsInt`.
 pub type HsInt = i64;
 
-/// Run `f`; a misuse error goes through GHC's exit path, a panic is an internal error.
+/// Run `f`; a misuse error goes through GHC's exit path, a panic is an internal error. Either
+/// way the caller gets `fallback()` if the exit hook returns.
 #[inline]
-fn ffi_guard<T>(call: &'static str, fallback: T, f: impl FnOnce() -> Result<T, CallInError>) -> T {
+fn ffi_guard<T>(
+    call: &'static str,
+    fallback: impl FnOnce() -> T,
+    f: impl FnOnce() -> Result<T, CallInError>,
+) -> T {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => {
-            error::misuse(&e);
-            fallback
+            misuse_cold(&e);
+            fallback()
         }
         Err(_) => {
-            error::report_and_exit(
-                ExitKind::Process(255),
-                format!("{call}: internal error (panic in rts-core)"),
-            );
-            fallback
+            panicked_cold(call);
+            fallback()
         }
     }
+}
+
+/// [`ffi_guard`] for the entry points the stub calls on every call-in, without `catch_unwind`
+/// on their path: with it, a call-in runs 708 instructions instead of 697 (callgrind, the C
+/// driver `tests/c/callin_driver.c`, 1 thread, lock-free policies). A misuse error is reported
+/// the same way. A panic ends the process the same way (GHC's exit path with code 255 and the
+/// same message), from the destructor of [`PanicExit`] as the panic unwinds; if a test's exit
+/// hook returns instead, the process aborts (there is no placeholder to return mid-unwind).
+#[inline(always)]
+fn per_call_guard<T>(
+    call: &'static str,
+    fallback: impl FnOnce() -> T,
+    f: impl FnOnce() -> Result<T, Box<CallInError>>,
+) -> T {
+    let on_panic = PanicExit(call);
+    let r = f();
+    std::mem::forget(on_panic);
+    match r {
+        Ok(v) => v,
+        Err(e) => misuse_then(e, fallback),
+    }
+}
+
+/// Report `e` (GHC's exit path), then the placeholder for a returning exit hook.
+#[cold]
+#[inline(never)]
+fn misuse_then<T>(e: Box<CallInError>, fallback: impl FnOnce() -> T) -> T {
+    misuse_cold(&e);
+    fallback()
+}
+
+/// Reports a panic in `per_call_guard`'s body as an internal error when dropped by the unwind.
+struct PanicExit(&'static str);
+
+impl Drop for PanicExit {
+    fn drop(&mut self) {
+        panicked_then_abort(self.0);
+    }
+}
+
+/// The internal-error exit of a panic in `per_call_guard`'s body; abort if the exit hook
+/// returns (the unwind must not reach C).
+#[cold]
+#[inline(never)]
+fn panicked_then_abort(call: &'static str) -> ! {
+    panicked_cold(call);
+    std::process::abort()
+}
+
+#[cold]
+#[inline(never)]
+fn misuse_cold(e: &CallInError) {
+    error::misuse(e);
+}
+
+#[cold]
+#[inline(never)]
+fn panicked_cold(call: &'static str) {
+    error::report_and_exit(
+        ExitKind::Process(255),
+        format!("{call}: internal error (panic in rts-core)"),
+    );
 }
 
 /// A harmless closure to return after a reported error.
@@ -80,13 +144,7 @@ pub(crate) unsafe fn shutdown_thread() -> ! {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rts_lock() -> *const Capability {
     probe_start!();
-    api::lock_fast().unwrap_or_else(lock_slow)
-}
-
-#[cold]
-#[inline(never)]
-fn lock_slow() -> *const Capability {
-    ffi_guard("rts_lock", ptr::null(), api::lock)
+    per_call_guard("rts_lock", ptr::null, api::lock)
 }
 
 /// Port of `rts_unlock(cap)`.
@@ -96,15 +154,7 @@ fn lock_slow() -> *const Capability {
 /// reported, never dereferenced.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rts_unlock(cap: *const Capability) {
-    if !api::unlock_fast(cap) {
-        unlock_slow(cap);
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn unlock_slow(cap: *const Capability) {
-    ffi_guard("rts_unlock", (), || api::unlock(cap))
+    per_call_guard("rts_unlock", || (), || api::unlock(cap))
 }
 
 /// Port of `rts_mkInt(cap, i)`.
@@ -115,14 +165,8 @@ fn unlock_slow(cap: *const Capability) {
 pub unsafe extern "C" fn rts_mkInt(cap: *const Capability, i: HsInt) -> ClosurePtr {
     probed!(
         MkInt,
-        api::mk_int_fast(cap, i).unwrap_or_else(|| mk_int_slow(cap, i))
+        per_call_guard("rts_mkInt", placeholder, || api::mk_int(cap, i))
     )
-}
-
-#[cold]
-#[inline(never)]
-fn mk_int_slow(cap: *const Capability, i: HsInt) -> ClosurePtr {
-    ffi_guard("rts_mkInt", placeholder(), || api::mk_int(cap, i))
 }
 
 /// Port of `rts_apply(cap, f, arg)`.
@@ -137,14 +181,8 @@ pub unsafe extern "C" fn rts_apply(
 ) -> ClosurePtr {
     probed!(
         Apply,
-        api::apply_fast(cap, f, arg).unwrap_or_else(|| apply_slow(cap, f, arg))
+        per_call_guard("rts_apply", placeholder, || api::apply(cap, f, arg))
     )
-}
-
-#[cold]
-#[inline(never)]
-fn apply_slow(cap: *const Capability, f: ClosurePtr, arg: ClosurePtr) -> ClosurePtr {
-    ffi_guard("rts_apply", placeholder(), || api::apply(cap, f, arg))
 }
 
 /// Port of `rts_inCall(&cap, p, &ret)` (GHC 9.2+).
@@ -159,20 +197,11 @@ pub unsafe extern "C" fn rts_inCall(
     ret: *mut ClosurePtr,
 ) {
     // SAFETY: forwarded contract.
-    if !unsafe { api::in_call_fast(cap, p, ret) } {
-        in_call_slow(cap, p, ret, "rts_inCall");
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn in_call_slow(
-    cap: *mut *const Capability,
-    p: ClosurePtr,
-    ret: *mut ClosurePtr,
-    call: &'static str,
-) {
-    ffi_guard(call, (), || api::in_call(cap, p, ret, call))
+    per_call_guard(
+        "rts_inCall",
+        || (),
+        || unsafe { api::in_call(cap, p, ret, "rts_inCall") },
+    )
 }
 
 /// Port of `rts_evalIO(&cap, p, &ret)` (GHC 9.0's name for the same call).
@@ -186,9 +215,11 @@ pub unsafe extern "C" fn rts_evalIO(
     ret: *mut ClosurePtr,
 ) {
     // SAFETY: forwarded contract.
-    if !unsafe { api::in_call_fast(cap, p, ret) } {
-        in_call_slow(cap, p, ret, "rts_evalIO");
-    }
+    per_call_guard(
+        "rts_evalIO",
+        || (),
+        || unsafe { api::in_call(cap, p, ret, "rts_evalIO") },
+    )
 }
 
 /// Port of `rts_checkSchedStatus(site, cap)`. `C-unwind` because GHC's `Interrupted` path ends
@@ -198,36 +229,31 @@ pub unsafe extern "C" fn rts_evalIO(
 /// `site` must be null or a NUL-terminated string; `cap` as for `rts_unlock`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn rts_checkSchedStatus(site: *const c_char, cap: *const Capability) {
-    if api::sched_status_is_success(cap) {
-        probe_mark!(CheckStatus);
-        return;
-    }
-    // SAFETY: forwarded contract.
-    unsafe { check_sched_status_slow(site, cap) };
-    probe_mark!(CheckStatus);
-}
-
-/// `rts_checkSchedStatus` for anything but a running call that ended `Success`: the full checks
-/// and GHC's reaction to the status.
-///
-/// # Safety
-/// As for `rts_checkSchedStatus`.
-#[cold]
-#[inline(never)]
-unsafe fn check_sched_status_slow(site: *const c_char, cap: *const Capability) {
-    let action = ffi_guard("rts_checkSchedStatus", api::StatusAction::Continue, || {
-        let site = if site.is_null() {
-            "?".into()
-        } else {
-            // SAFETY: per contract, a non-null `site` is a C string.
-            unsafe { CStr::from_ptr(site) }.to_string_lossy()
-        };
-        api::check_sched_status(&site, cap)
+    let continue_ = || api::StatusAction::Continue;
+    let action = per_call_guard("rts_checkSchedStatus", continue_, || {
+        // SAFETY: forwarded contract.
+        api::check_sched_status(cap, move || unsafe { site_name(site) })
     });
     if action == api::StatusAction::ExitThread {
         // SAFETY: no Rust value with a destructor is alive in this frame; a C thread called us.
         unsafe { shutdown_thread() }
     }
+    probe_mark!(CheckStatus);
+}
+
+/// The caller's name `rts_checkSchedStatus` puts in its messages.
+///
+/// # Safety
+/// `site` must be null or a NUL-terminated string.
+#[cold]
+unsafe fn site_name(site: *const c_char) -> String {
+    if site.is_null() {
+        return "?".into();
+    }
+    // SAFETY: per contract, a non-null `site` is a C string.
+    unsafe { CStr::from_ptr(site) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Port of `rts_getInt(p)`.
@@ -238,14 +264,8 @@ unsafe fn check_sched_status_slow(site: *const c_char, cap: *const Capability) {
 pub unsafe extern "C" fn rts_getInt(p: ClosurePtr) -> HsInt {
     probed!(
         GetInt,
-        api::get_int_fast(p).unwrap_or_else(|| get_int_slow(p))
+        per_call_guard("rts_getInt", || 0, || api::get_int(p))
     )
-}
-
-#[cold]
-#[inline(never)]
-fn get_int_slow(p: ClosurePtr) -> HsInt {
-    ffi_guard("rts_getInt", 0, || api::get_int(p))
 }
 
 /// `argv` as read by `hs_init`: each entry's pointer and its text (a null entry reads as "").
@@ -320,18 +340,22 @@ unsafe fn rewrite_argv(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hs_init(argc: *mut c_int, argv: *mut *mut *mut c_char) {
     if rts::count_nested_init() {
-        return ffi_guard("hs_init", (), crate::foreign_exports::process);
+        return ffi_guard("hs_init", || (), crate::foreign_exports::process);
     }
     // SAFETY: forwarded contract.
     let read = unsafe { read_argv(argc, argv) };
     let split = rts_flags::split_args(&read.text);
     // SAFETY: forwarded contract; `read` came from these pointers.
     unsafe { rewrite_argv(argc, argv, &read, &split.program) };
-    ffi_guard("hs_init", (), || {
-        let config = rts_flags::parse_options(&split.rts)?;
-        crate::foreign_exports::process()?;
-        rts::init(config).map(|_| ())
-    })
+    ffi_guard(
+        "hs_init",
+        || (),
+        || {
+            let config = rts_flags::parse_options(&split.rts)?;
+            crate::foreign_exports::process()?;
+            rts::init(config).map(|_| ())
+        },
+    )
 }
 
 /// Port of `hs_init_with_rtsopts(&argc, &argv)`: the same as rts-core's `hs_init`, which
@@ -351,18 +375,22 @@ pub unsafe extern "C" fn hs_init_with_rtsopts(argc: *mut c_int, argv: *mut *mut 
 /// Callable from any thread that is not inside a call-in.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hs_exit() {
-    ffi_guard("hs_exit", (), || {
-        if crate::task::my_task().ok().flatten().is_some_and(|t| {
-            // SAFETY: this thread's live Task.
-            !unsafe { t.as_ref() }.is_stopped()
-        }) {
-            return Err(CallInError::ExitFromCallIn);
-        }
-        if !rts::exit() {
-            eprintln!("hs_exit: warning: too many hs_exit()s");
-        }
-        Ok(())
-    })
+    ffi_guard(
+        "hs_exit",
+        || (),
+        || {
+            if crate::task::my_task().ok().flatten().is_some_and(|t| {
+                // SAFETY: this thread's live Task.
+                !unsafe { t.as_ref() }.is_stopped()
+            }) {
+                return Err(CallInError::ExitFromCallIn);
+            }
+            if !rts::exit() {
+                eprintln!("hs_exit: warning: too many hs_exit()s");
+            }
+            Ok(())
+        },
+    )
 }
 
 /// Port of `hs_thread_done()`: free this thread's Task now (GHC ignores it mid-call).
@@ -382,7 +410,7 @@ pub unsafe extern "C" fn hs_thread_done() {
 /// Callable from any thread not inside a call-in.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn setNumCapabilities(n: u32) {
-    ffi_guard("setNumCapabilities", (), || rts::set_num_capabilities(n))
+    ffi_guard("setNumCapabilities", || (), || rts::set_num_capabilities(n))
 }
 
 /// Port of `rts_setInCallCapability(preferred_capability, affinity)`.
@@ -391,13 +419,11 @@ pub unsafe extern "C" fn setNumCapabilities(n: u32) {
 /// Callable from any thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rts_setInCallCapability(preferred_capability: c_int, affinity: c_int) {
-    ffi_guard("rts_setInCallCapability", (), || {
-        api::set_incall_capability(preferred_capability)?;
-        if affinity != 0 {
-            crate::numa::bind_to_capability(preferred_capability as u32)?;
-        }
-        Ok(())
-    })
+    ffi_guard(
+        "rts_setInCallCapability",
+        || (),
+        || crate::numa::set_incall_capability(preferred_capability, affinity != 0),
+    )
 }
 
 /// Port of `rts_pinThreadToNumaNode(node)`.
@@ -406,10 +432,11 @@ pub unsafe extern "C" fn rts_setInCallCapability(preferred_capability: c_int, af
 /// Callable from any thread after `hs_init`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rts_pinThreadToNumaNode(node: c_int) {
-    ffi_guard("rts_pinThreadToNumaNode", (), || {
-        api::pin_thread_to_numa_node(node)?;
-        crate::numa::bind_to_node(node as u32)
-    })
+    ffi_guard(
+        "rts_pinThreadToNumaNode",
+        || (),
+        || crate::numa::pin_thread_to_numa_node(node),
+    )
 }
 
 /// `rtscore_throw(what)`: the running exported function raises an exception.
@@ -426,7 +453,7 @@ pub unsafe extern "C" fn rtscore_throw(what: *const c_char) {
             .to_string_lossy()
             .into_owned()
     };
-    ffi_guard("rtscore_throw", (), || api::throw(msg))
+    ffi_guard("rtscore_throw", || (), || api::throw(msg))
 }
 
 /// `rtscore_allocate(words)`: allocate in the current capability's nursery (NULL and
@@ -436,7 +463,7 @@ pub unsafe extern "C" fn rtscore_throw(what: *const c_char) {
 /// Callable only from the body of an exported function during a call-in.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rtscore_allocate(words: HsInt) -> *mut Word {
-    ffi_guard("rtscore_allocate", ptr::null_mut(), || {
+    ffi_guard("rtscore_allocate", ptr::null_mut, || {
         let w = usize::try_from(words).map_err(|_| CallInError::BadArgument {
             call: "rtscore_allocate",
             detail: format!("{words} words"),
@@ -454,12 +481,16 @@ pub unsafe extern "C" fn rtscore_safe_ccall(
     f: Option<unsafe extern "C" fn(HsInt) -> HsInt>,
     arg: HsInt,
 ) -> HsInt {
-    ffi_guard("rtscore_safe_ccall", 0, || {
-        let f = f.ok_or(CallInError::NullArgument {
-            call: "rtscore_safe_ccall",
-            what: "the function",
-        })?;
-        // SAFETY: per contract, `f` is a C function taking and returning HsInt.
-        api::safe_foreign_call(|| unsafe { f(arg) })
-    })
+    ffi_guard(
+        "rtscore_safe_ccall",
+        || 0,
+        || {
+            let f = f.ok_or(CallInError::NullArgument {
+                call: "rtscore_safe_ccall",
+                what: "the function",
+            })?;
+            // SAFETY: per contract, `f` is a C function taking and returning HsInt.
+            crate::sched::safe_foreign_call(|| unsafe { f(arg) })
+        },
+    )
 }

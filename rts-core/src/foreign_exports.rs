@@ -7,7 +7,7 @@
 
 use std::ffi::c_int;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use crate::error::CallInError;
 use crate::heap::{self, ClosureKind, Word};
@@ -25,7 +25,6 @@ pub struct ForeignExportsList {
 }
 
 static PENDING: AtomicPtr<ForeignExportsList> = AtomicPtr::new(ptr::null_mut());
-static EXPORTS: AtomicUsize = AtomicUsize::new(0);
 
 /// Port of `registerForeignExports`.
 ///
@@ -61,7 +60,6 @@ pub(crate) fn process() -> Result<(), CallInError> {
             let c = unsafe { *list.exports.as_ptr().add(i) };
             check_export(c)?;
         }
-        EXPORTS.fetch_add(n, Ordering::Relaxed);
         p = list.next;
     }
     Ok(())
@@ -82,9 +80,4 @@ fn check_export(c: *const Word) -> Result<(), CallInError> {
         return Err(bad());
     }
     Ok(())
-}
-
-/// Exports registered and processed so far.
-pub fn count() -> usize {
-    EXPORTS.load(Ordering::Relaxed)
 }

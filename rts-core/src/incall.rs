@@ -1,19 +1,22 @@
-//! InCall: one per active call-in, stacked on its Task, recycled through a per-Task spare list.
+//! InCall: one per active call-in, stacked on its Task, recycled through a per-Task spare list;
+//! and [`Ctx`], the calling thread's top InCall as the C API's entry points see it.
 //!
 //! Port of `newInCall` / `endInCall` (`rts/Task.c`). Ownership: an InCall belongs to its Task's
 //! OS thread; nothing else dereferences it, so it needs no synchronisation. Nested call-ins (a
 //! safe foreign call that calls back into Haskell on the same thread) push further InCalls; the
-//! stack has no depth limit.
+//! stack has no depth limit. While a call runs, its InCall names the capability it holds, so the
+//! capability's guard is rebuilt from it between C API calls ([`Ctx::guard`]).
 
 use std::ptr::{self, NonNull};
 
-use crate::capability::Capability;
-use crate::heap::ClosurePtr;
+use crate::capability::{Capability, CapabilityGuard};
+use crate::error::CallInError;
+use crate::heap::{ClosurePtr, WORD_BYTES, Word};
 use crate::nursery::PinList;
 use crate::rts::Rts;
 use crate::sched::{SchedulerStatus, TsoStorage};
 use crate::sync::process_atomic::{AtomicUsize, Ordering};
-use crate::task::Task;
+use crate::task::{self, Task};
 
 /// Port of `MAX_SPARE_INCALLS` (`rts/Task.c`): bounds the per-Task free list.
 #[cfg(not(any(rts_loom, miri)))]
@@ -86,11 +89,6 @@ impl InCall {
             tso: TsoStorage::new(),
             from_spare: false,
         }
-    }
-
-    /// Whether this call-in is nested inside another on the same Task.
-    pub fn is_nested(&self) -> bool {
-        !self.prev_stack.is_null()
     }
 }
 
@@ -180,10 +178,165 @@ pub(crate) fn free_spares(task: &Task) {
     task.n_spare_incalls.set(0);
 }
 
-/// The InCall on top of `task`'s stack.
-#[inline]
-pub(crate) fn current(task: &Task) -> Option<NonNull<InCall>> {
-    NonNull::new(task.incall.get())
+/// The calling thread's top InCall (and through it, its Task): the call-in the C API's entry
+/// points act on.
+pub(crate) struct Ctx {
+    ic: NonNull<InCall>,
+}
+
+impl Ctx {
+    /// This thread's top InCall, whatever its phase; `Err` naming `call` if there is none.
+    #[inline]
+    pub(crate) fn current(call: &'static str) -> Result<Ctx, CallInError> {
+        match NonNull::new(task::top_incall()) {
+            Some(ic) => Ok(Ctx { ic }),
+            None => Err(no_call_in(call)),
+        }
+    }
+
+    /// The running call-in whose function body calls `call` (`rtscore_safe_ccall`,
+    /// `rtscore_allocate`): an error if there is none, or if it does not run.
+    pub(crate) fn of_body(call: &'static str) -> Result<Ctx, CallInError> {
+        let mut cx = Ctx::current(call)?;
+        if cx.ic().phase != CallPhase::Running {
+            return Err(CallInError::NotHeld {
+                call,
+                detail: "not called from inside a running call-in".into(),
+            });
+        }
+        Ok(cx)
+    }
+
+    /// This thread's running call-in (it holds its capability), if any.
+    #[inline(always)]
+    pub(crate) fn running() -> Option<Ctx> {
+        let ic = NonNull::new(task::top_incall())?;
+        // SAFETY: the top InCall is live and owned by this thread's Task.
+        (unsafe { ic.as_ref() }.phase == CallPhase::Running).then_some(Ctx { ic })
+    }
+
+    /// The ownership check (Note [one ownership check] in api.rs): this thread's running
+    /// call-in, if the capability it holds is `cap`. `cap` is compared, never dereferenced.
+    #[inline(always)]
+    pub(crate) fn holding(cap: *const Capability) -> Option<Ctx> {
+        let mut cx = Ctx::running()?;
+        ptr::eq(cx.ic().cap, cap).then_some(cx)
+    }
+
+    /// The failure exit of [`Ctx::holding`]: what is wrong with `cap` for `call`. `Ok` for a
+    /// call that names its capability but no longer runs (`Detached`, `Abandoned`): the entry
+    /// points answer those quietly.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn not_holding(
+        cap: *const Capability,
+        call: &'static str,
+    ) -> Result<Ctx, Box<CallInError>> {
+        let mut cx = Ctx::current(call)?;
+        let ic = cx.ic();
+        let held = ic.cap;
+        match ic.phase {
+            CallPhase::Detached | CallPhase::Abandoned if ptr::eq(cap, held) => Ok(cx),
+            CallPhase::Suspended => Err(Box::new(CallInError::NotHeld {
+                call,
+                detail: "the call-in on this thread is inside a safe foreign call and holds no capability".into(),
+            })),
+            _ => Err(Box::new(CallInError::NotHeld {
+                call,
+                detail: format!("capability {cap:p} is not held by this thread (it holds {held:p})"),
+            })),
+        }
+    }
+
+    /// The InCall's address (what a bound thread records as its `bound` field).
+    #[inline]
+    pub(crate) fn incall_ptr(&self) -> *const InCall {
+        self.ic.as_ptr()
+    }
+
+    #[inline]
+    pub(crate) fn task(&self) -> &Task {
+        // SAFETY: an InCall's Task outlives it (a Task is freed only when stopped).
+        unsafe { self.ic.as_ref().task.as_ref() }
+    }
+
+    #[inline]
+    pub(crate) fn ic(&mut self) -> &mut InCall {
+        // SAFETY: the top InCall is owned by this thread's Task; `&mut self` keeps it unique.
+        unsafe { self.ic.as_mut() }
+    }
+
+    #[inline]
+    pub(crate) fn rts(&mut self) -> &'static Rts {
+        // SAFETY: `rts` was set by `lock` from a leaked, never-freed instance.
+        unsafe { &*self.ic().rts }
+    }
+
+    /// The guard of the capability this running call holds.
+    #[inline]
+    #[track_caller]
+    pub(crate) fn guard(&mut self) -> CapabilityGuard<'static> {
+        let task = self.task() as *const Task;
+        let ic = self.ic();
+        debug_assert_eq!(ic.phase, CallPhase::Running);
+        debug_assert_eq!(
+            ic.task.as_ptr() as *const Task,
+            task,
+            "InCall on the wrong Task"
+        );
+        // SAFETY: `ic.cap` points into a live, never-freed instance (set by `lock`/`resume`).
+        let held = unsafe { &*ic.cap };
+        debug_assert!(
+            held.is_held_by(task),
+            "capability {} not held by this task {:p} (holder {:p})",
+            held.no,
+            task,
+            held.holder_hint()
+        );
+        // SAFETY: `ic.cap` is held by this thread while the call is Running (set by `lock` or
+        // `resume` right after acquiring), and capabilities live as long as their instance.
+        unsafe { CapabilityGuard::assume_held(&*ic.cap) }
+    }
+
+    /// Allocate `n` words on the held capability (Note [nursery reuse never clobbers a live call]).
+    #[inline]
+    pub(crate) fn alloc(&mut self, n: usize) -> Option<*mut Word> {
+        let mut g = self.guard();
+        let cap = g.cap();
+        // A running call's capability has a nursery (`hs_exit` drops nurseries only while it
+        // holds every capability); `None` here would end the call HeapExhausted, not panic.
+        let nursery = g.owned().nursery.as_mut()?;
+        let p = match nursery.alloc(n) {
+            Some(p) => p,
+            None => {
+                let p = nursery.alloc_cold(n, &mut self.ic().pins)?;
+                cap.stats.nursery_resets(1);
+                p
+            }
+        };
+        cap.stats.nursery_bytes((n * WORD_BYTES) as u64);
+        Some(p.as_ptr())
+    }
+
+    /// The RTS shut down while this call waited for `g`: give the capability back; the call
+    /// holds nothing from now on and ends `Interrupted` (`CallPhase::Detached`).
+    #[cold]
+    pub(crate) fn detach(&mut self, g: CapabilityGuard<'_>) {
+        self.ic().phase = CallPhase::Detached;
+        self.rts().release(g);
+    }
+}
+
+/// Why there is no current call-in: the thread is exiting, or no `rts_lock` is in effect.
+#[cold]
+fn no_call_in(call: &'static str) -> CallInError {
+    if task::my_task().is_err() {
+        return CallInError::ThreadExiting { call };
+    }
+    CallInError::NotHeld {
+        call,
+        detail: "no call-in is in progress on this thread (call rts_lock first)".into(),
+    }
 }
 
 #[cfg(test)]
@@ -226,11 +379,10 @@ mod tests {
             // SAFETY: both InCalls are live on the task's stack.
             unsafe {
                 assert_eq!(inner.as_ref().prev_stack, outer.as_ptr());
-                assert!(inner.as_ref().is_nested());
-                assert!(!outer.as_ref().is_nested());
+                assert!(outer.as_ref().prev_stack.is_null());
             }
             pop_incall(task);
-            assert_eq!(current(task), Some(outer));
+            assert_eq!(task.incall.get(), outer.as_ptr());
             pop_incall(task);
         })
         .join()

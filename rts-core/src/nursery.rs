@@ -37,6 +37,8 @@ use crate::sync::atomic::{AtomicU32, Ordering};
 /// A call starting on a capability expects this much room; with less, `on_acquire` resets first.
 /// 8 KiB covers a GHC-mode call (1,104 bytes of TSO + stack + closures) several times over.
 pub const HEADROOM_WORDS: usize = 8192 / WORD_BYTES;
+/// GHC's `BLOCK_SIZE`: the block of `NurseryLayout::Blocks` (`with_blocks`).
+pub const BLOCK_BYTES: usize = 4096;
 /// Nursery buffers are aligned to a cache line (and so to any closure alignment).
 const BUFFER_ALIGN: usize = 64;
 
@@ -126,8 +128,6 @@ pub struct Nursery {
     /// Other buffers: pinned ones waiting for their calls, and unpinned ones kept for reuse.
     #[allow(clippy::vec_box)] // boxed so a buffer's address (pins) survives Vec growth
     others: Vec<Box<Buffer>>,
-    /// Reclaims so far (resets in place + buffer switches).
-    reclaims: u64,
     /// GHC's block structure: objects never straddle a block of this many words (0 = off).
     block_words: usize,
 }
@@ -140,7 +140,6 @@ impl Nursery {
             cur: Buffer::new(words),
             free: 0,
             others: Vec::new(),
-            reclaims: 0,
             block_words: 0,
         }
     }
@@ -160,11 +159,6 @@ impl Nursery {
     /// Words still free in the current buffer.
     pub fn remaining_words(&self) -> usize {
         self.cur.words - self.free
-    }
-
-    /// Number of reclaims (in-place resets and switches) so far.
-    pub fn reclaims(&self) -> u64 {
-        self.reclaims
     }
 
     /// Buffers owned by this nursery (1 unless calls pinned buffers).
@@ -217,7 +211,6 @@ impl Nursery {
 
     #[cold]
     fn reclaim_cold(&mut self) -> Reclaim {
-        self.reclaims += 1;
         if !self.cur.is_pinned() {
             self.free = 0;
             return Reclaim::ResetInPlace;
@@ -257,7 +250,6 @@ impl Nursery {
         }
         if self.free > 0 {
             self.pin_current(pins);
-            self.reclaims += 1;
             self.switch_buffer();
         }
         self.alloc(n)

@@ -21,7 +21,7 @@ pub enum SelectPolicy {
 pub enum WaitPolicy {
     /// Spin briefly, then become the capability's heir (handed the capability by the next
     /// release) or queue FIFO to become heir; never hands the capability to a sleeping task
-    /// while a running one can take it (Note [heir hand-off] in `capability.rs`).
+    /// while a running one can take it (Note [heir hand-off] in `capability/README.md`).
     SpinPark,
     /// GHC: per-capability mutex, per-task condition variable, per-capability FIFO of returning
     /// tasks; a released capability may be taken by a newcomer before the signalled waiter runs.

@@ -20,9 +20,9 @@
 //! Options GHC has and rts-core does not model (`-s`, `-qg`, `-K`, ...) are unknown options
 //! here, never silently ignored; `--policy=` is rts-core's own.
 
+use crate::config::Config;
 use crate::error::CallInError;
 use crate::policy::PolicySet;
-use crate::rts::Config;
 
 /// Where `hs_init`'s arguments go (Note [RTS argument split]).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! Per-capability event counters behind the `stats` feature (STYLE.md R14).
+//! Per-capability event counters behind the `stats` feature (the shape of tokio's `counters.rs`).
 //!
 //! Call sites are unconditional; without the feature every counter call compiles to nothing.
 //! Each capability's counters are written only by its current holder, so an increment is a
@@ -59,13 +59,6 @@ macro_rules! counters {
                 CapCounters { $($name: self.$name.wrapping_sub(o.$name),)* }
             }
         }
-
-        impl CapCounters {
-            /// (name, value) pairs, for reports.
-            pub fn fields(&self) -> Vec<(&'static str, u64)> {
-                vec![$((stringify!($name), self.$name),)*]
-            }
-        }
     };
 }
 
@@ -99,16 +92,6 @@ counters! {
 // Process-wide (not modelled under loom): see `sync::process_atomic`.
 static TASKS_CREATED: process_atomic::AtomicU64 = process_atomic::AtomicU64::new(0);
 static TASKS_FREED: process_atomic::AtomicU64 = process_atomic::AtomicU64::new(0);
-static TASKS_LEAKED: process_atomic::AtomicU64 = process_atomic::AtomicU64::new(0);
-
-pub(crate) fn task_leaked() {
-    TASKS_LEAKED.fetch_add(1, Ordering::Relaxed);
-}
-
-/// Tasks kept because their thread exited in the middle of a call-in.
-pub fn tasks_leaked() -> u64 {
-    TASKS_LEAKED.load(Ordering::Relaxed)
-}
 
 pub(crate) fn task_created() {
     TASKS_CREATED.fetch_add(1, Ordering::Relaxed);

@@ -1,4 +1,4 @@
-//! The one place that names synchronisation primitives (STYLE.md R3): std / parking_lot normally,
+//! The one place that names synchronisation primitives: std / parking_lot normally,
 //! loom under `--cfg rts_loom`, so the loom models in `tests/loom_*.rs` exercise the real code.
 //!
 //! Owns: the atomics, `UnsafeCell`, thread-locals, `Mutex`/`Condvar` (parking_lot's API) and the
@@ -7,7 +7,9 @@
 //! GHC wait queue and the task registry.
 
 #[cfg(all(rts_loom, not(debug_assertions)))]
-compile_error!("loom models need debug assertions (STYLE.md R8): run scripts/loom.sh");
+compile_error!(
+    "loom models need debug assertions (the invariants are checked by them): run scripts/loom.sh"
+);
 
 #[cfg(rts_loom)]
 pub(crate) use loom::sync::atomic;
@@ -15,11 +17,26 @@ pub(crate) use loom::sync::atomic;
 pub(crate) use std::sync::atomic;
 
 /// Process-wide counters and ids that are not part of any model (task ids, stats totals): std
-/// atomics even under loom, because a `static` cannot hold a loom atomic. They order nothing,
-/// except `SLEEPING_HEIRS` in capability.rs (a SeqCst Dekker pair across capabilities, which the
-/// one-capability loom models never exercise: their `elsewhere` is always false).
+/// atomics even under loom, because a `static` cannot hold a loom atomic. They order nothing.
+/// (The one process-wide atomic that orders something, the sleeping-heir count of
+/// capability/handoff.rs, is a loom atomic under loom.)
 pub(crate) mod process_atomic {
-    pub(crate) use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+}
+
+/// The point between the write and the read of one side of a SeqCst pair (capability/README.md,
+/// "The SeqCst pairs"): nothing, since the SeqCst accesses alone order the pair.
+#[cfg(not(rts_loom))]
+#[inline(always)]
+pub(crate) fn seqcst_pair_point() {}
+
+/// FIXME(loom): loom orders SeqCst loads and stores per location only, not in one total order
+/// across locations (tokio-rs/loom#180), so both sides of a store-then-load pair may read stale
+/// values there, which the C++ model rules out. Under loom the pair point is a SeqCst fence,
+/// which loom does order globally and which gives the pair the same guarantee.
+#[cfg(rts_loom)]
+pub(crate) fn seqcst_pair_point() {
+    atomic::fence(atomic::Ordering::SeqCst);
 }
 
 #[cfg(rts_loom)]
@@ -133,7 +150,7 @@ mod loom_lock {
 }
 
 /// The address-keyed parking lot: parking_lot_core normally, a loom model under `rts_loom`.
-/// Same signatures in both, so `capability.rs` has one parking protocol.
+/// Same signatures in both, so `capability/handoff.rs` has one parking protocol.
 pub(crate) mod park {
     #[cfg(rts_loom)]
     pub(crate) use super::loom_park::*;

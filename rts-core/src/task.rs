@@ -1,5 +1,6 @@
 //! Task: one per OS thread that calls in, found through a thread-local, plus the registry of all
-//! tasks.
+//! tasks. This module is the one home of a thread's call state: `MY_TASK` (its Task) and
+//! `TOP_INCALL` (its running call-in, a mirror of `Task::incall`).
 //!
 //! Port of `rts/Task.c` (`getMyTask`, `newTask`, `freeMyTask`). Ownership: a Task is owned by
 //! its OS thread. Every field but the registry slot is touched only by that thread, so they are
@@ -77,15 +78,13 @@ impl Drop for TaskSlot {
     fn drop(&mut self) {
         let t = self.0.replace(ptr::null_mut());
         let Some(t) = NonNull::new(t) else { return };
+        // A thread that left in the middle of a call-in (an unwind through C, or `pthread_exit`
+        // from a body) keeps its Task: its InCalls may still be referenced, as GHC keeps every
+        // Task. Never panic in a thread-local destructor.
         // SAFETY: the slot held the only owning pointer, created by `new_task_cold`.
         if unsafe { t.as_ref() }.is_stopped() {
             // SAFETY: the thread is exiting and no call-in is active on its Task.
             unsafe { free_task(t) };
-        } else {
-            // The thread left in the middle of a call-in (an unwind through C, or
-            // `pthread_exit` from a body): its InCalls may still be referenced, so the Task is
-            // kept, as GHC keeps every Task. Never panic in a thread-local destructor.
-            stats::task_leaked();
         }
     }
 }
@@ -138,6 +137,42 @@ fn new_task_cold() -> Result<NonNull<Task>, CallInError> {
     Ok(t)
 }
 
+#[cfg(not(rts_loom))]
+std::thread_local! {
+    /// This thread's top InCall (null when no call-in is active): a mirror of `Task::incall`,
+    /// written only by `rts_lock` and `rts_unlock` right after they push or pop (`api.rs`). No
+    /// destructor, so reading it is one load, valid even while the thread's other thread-locals
+    /// are destroyed (Note [one ownership check] in api.rs).
+    static TOP_INCALL: Cell<*mut InCall> = const { Cell::new(ptr::null_mut()) };
+}
+
+/// This thread's top InCall, or null.
+#[cfg(not(rts_loom))]
+#[inline(always)]
+pub(crate) fn top_incall() -> *mut InCall {
+    TOP_INCALL.with(Cell::get)
+}
+
+/// Mirror `Task::incall` after a push or pop.
+#[cfg(not(rts_loom))]
+#[inline(always)]
+pub(crate) fn set_top_incall(ic: *mut InCall) {
+    TOP_INCALL.with(|t| t.set(ic));
+}
+
+/// Under loom, std thread-locals would be shared by the modelled threads: read the Task's.
+#[cfg(rts_loom)]
+pub(crate) fn top_incall() -> *mut InCall {
+    match my_task() {
+        // SAFETY: this thread's live Task.
+        Ok(Some(t)) => unsafe { t.as_ref() }.incall.get(),
+        _ => ptr::null_mut(),
+    }
+}
+
+#[cfg(rts_loom)]
+pub(crate) fn set_top_incall(_: *mut InCall) {}
+
 /// Port of `freeMyTask()` (reached by `hs_thread_done`): free this thread's Task now.
 pub fn free_my_task() -> Result<(), CallInError> {
     let t = MY_TASK
@@ -171,7 +206,8 @@ unsafe fn free_task(t: NonNull<Task>) {
 /// Slots per registry segment.
 #[cfg(not(rts_loom))]
 const SEGMENT_SLOTS: usize = 64;
-/// One under loom (STYLE.md R4), so a model with two tasks appends a segment.
+/// One under loom, so a model with two tasks appends a segment (small sizes under loom reach
+/// every branch, as tokio's `LOCAL_QUEUE_CAPACITY` of 4 does).
 #[cfg(rts_loom)]
 const SEGMENT_SLOTS: usize = 1;
 

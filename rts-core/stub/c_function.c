@@ -1,6 +1,6 @@
 /* The c_function stub: the call sequence GHC generates for
  *     foreign export ccall "c_function" foo :: Int -> IO Int
- * (see ../shared/seeds: 9.2+ form with rts_inCall), plus the .init_array constructor that
+ * (GHC's mkFExportCBits, 9.2+ form with rts_inCall), plus the .init_array constructor that
  * registers the export. Written for callin-bench; foo's closure is in foo.c. */
 #include "Rts.h"
 

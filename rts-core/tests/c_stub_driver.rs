@@ -1,6 +1,6 @@
 //! `tests/c/callin_driver.c`, the C host that scripts/bench.sh uses for the side-by-side run,
 //! links and gives correct results with both runtimes: rts-core (`librts_core.a`) and the real
-//! GHC RTS (the seeds' program in `tests/c/ghc/`, built with the installed ghc).
+//! GHC RTS (the baseline's Haskell program in `ghc/`, built with the installed ghc).
 
 #[path = "c/support.rs"]
 mod support;
@@ -55,9 +55,8 @@ fn driver_on_ghc_rts_returns_x_plus_one_from_2_threads() {
         .arg(&dir)
         .arg("-o")
         .arg(&exe)
-        .arg(c_dir().join("ghc/Fun.hs"))
-        .arg(c_dir().join("ghc/Export.hs"))
-        .arg(c_dir().join("callin_driver.c"))
+        .args(support::haskell_program())
+        .arg(support::c_source_in(&dir, "callin_driver.c"))
         .output()
         .expect("ghc runs");
     assert!(out.status.success(), "ghc: {}", support::show(&out));

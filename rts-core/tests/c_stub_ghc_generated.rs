@@ -2,10 +2,11 @@
 //! `include/` and linked with `librts_core.a`: both the GHC 9.0 form (`rts_evalIO`, what the
 //! installed ghc 9.0.2 writes) and the 9.2+ form (`rts_inCall`).
 //!
-//! GHC 9.2's stub generator changed exactly one thing: it calls `rts_inCall` where 9.0 calls
-//! `rts_evalIO` (GHC-CALLIN.md §0.1, GHC commit 50e9df49b7). The 9.2+ form is therefore derived
+//! GHC 9.2's stub generator (`mkFExportCBits`) changed exactly one thing: it calls `rts_inCall`
+//! where 9.0 calls `rts_evalIO` (GHC commit 50e9df49b7). The 9.2+ form is therefore derived
 //! from 9.0.2's output by that one substitution; everything else is GHC's text, byte for byte.
 //! GHC's output is generated at test time under `target/tmp/ghc-stub/` and never committed.
+//! The Haskell program is the baseline's (`ghc/`), with the export renamed.
 
 #[path = "c/support.rs"]
 mod support;
@@ -13,20 +14,30 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const FUN_HS: &str = "module Fun where\nfoo :: Int -> IO Int\nfoo x = return (x + 1)\n";
-/// Module and export names differ from `stub/c_function.c`'s (`Export`, `c_function`), which
-/// `librts_core.a` already defines.
-const EXPORT_HS: &str = "{-# LANGUAGE ForeignFunctionInterface #-}\nmodule GhcExport where\n\
-import Fun (foo)\nforeign export ccall \"ghc_c_function\" foo :: Int -> IO Int\n";
 /// The closure symbol GHC's stub references for `foo` in module `GhcExport`.
 const FOO_STABLE_CLOSURE: &str = "GhcExport_zdfstableZZC0ZZCmainZZCGhcExportZZCfoo_closure";
+
+/// `ghc/Export.hs` as module `GhcExport` exporting `ghc_c_function`: the names must differ from
+/// `stub/c_function.c`'s (`Export`, `c_function`), which `librts_core.a` already defines.
+fn renamed_export(export_hs: &str) -> String {
+    let renamed = export_hs
+        .replace("module Export ", "module GhcExport ")
+        .replace("\"c_function\"", "\"ghc_c_function\"");
+    assert!(
+        renamed.contains("module GhcExport ") && renamed.contains("\"ghc_c_function\""),
+        "ghc/Export.hs no longer declares `module Export` exporting \"c_function\": {export_hs}"
+    );
+    renamed
+}
 
 /// Compile the two modules with ghc, keeping its temporary files; return the stub's text.
 fn ghc_generated_stub(dir: &Path) -> String {
     let tmp = dir.join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
-    std::fs::write(dir.join("Fun.hs"), FUN_HS).unwrap();
-    std::fs::write(dir.join("GhcExport.hs"), EXPORT_HS).unwrap();
+    let [fun_hs, export_hs] = support::haskell_program();
+    std::fs::copy(&fun_hs, dir.join("Fun.hs")).unwrap();
+    let export_hs = std::fs::read_to_string(&export_hs).unwrap();
+    std::fs::write(dir.join("GhcExport.hs"), renamed_export(&export_hs)).unwrap();
     let out = Command::new("ghc")
         .current_dir(dir)
         .args([

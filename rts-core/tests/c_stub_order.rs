@@ -1,14 +1,15 @@
 //! The compiled stub's object code (`stub/c_function.c`, compiled by build.rs): its calls come in
-//! the order of GHC's generated stub (../shared/seeds), and its `.init_array` entry is the
-//! constructor that calls `registerForeignExports`.
+//! the order of the stub GHC generates for `foreign export ccall` (`mkFExportCBits`), and its
+//! `.init_array` entry is the constructor that calls `registerForeignExports`.
 
 #[path = "c/support.rs"]
 mod support;
 
 use std::process::Command;
 
-/// The seeds' order: C evaluates the nested arguments inner-first (GHC-CALLIN.md §0.1).
-const SEEDS_ORDER: [&str; 8] = [
+/// The order of GHC's generated stub: C evaluates the nested arguments of `rts_inCall` inner
+/// first (`rts_mkInt`, then the inner `rts_apply`, then the outer one).
+const GHC_STUB_ORDER: [&str; 8] = [
     "rts_lock",
     "rts_mkInt",
     "rts_apply",
@@ -81,7 +82,7 @@ fn resolve(symbols: &str, target: &str) -> String {
 
 #[test]
 #[cfg_attr(not(target_arch = "x86_64"), ignore = "relocation names are x86-64's")]
-fn c_function_calls_the_rts_in_the_seeds_order() {
+fn c_function_calls_the_rts_in_the_order_of_ghcs_stub() {
     if !support::tool("objdump") {
         return;
     }
@@ -89,7 +90,7 @@ fn c_function_calls_the_rts_in_the_seeds_order() {
     let calls = calls_in(obj, "c_function");
     eprintln!("c_function call relocations in {obj}: {calls:?}");
     assert_eq!(
-        calls, SEEDS_ORDER,
+        calls, GHC_STUB_ORDER,
         "call relocations of c_function in {obj}"
     );
 }

@@ -118,8 +118,8 @@ fn set_num_capabilities_grows_and_shrinks_under_load() {
             })
             .collect();
         for n in [2, 4, 1, 3, 2, 1] {
-            rts_core::rts::set_num_capabilities(n).unwrap();
-            assert_eq!(rts_core::rts::current().unwrap().n_capabilities(), n);
+            rts_core::set_num_capabilities(n).unwrap();
+            assert_eq!(rts_core::current().unwrap().n_capabilities(), n);
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         stop.store(true, Ordering::Relaxed);
@@ -132,7 +132,7 @@ fn set_num_capabilities_grows_and_shrinks_under_load() {
 fn short_lived_threads_leave_no_task_behind() {
     let _rts = start(2, PolicySet::lockfree());
     call(&FOO, 1); // this thread's own task exists from here on
-    let before = rts_core::task::live_tasks();
+    let before = rts_core::scaffolding::live_tasks();
     for round in 0..10 {
         let hs: Vec<_> = (0..50)
             .map(|i| std::thread::spawn(move || call(&FOO, i) == i + 1))
@@ -142,7 +142,7 @@ fn short_lived_threads_leave_no_task_behind() {
         }
     }
     assert!(
-        rts_core::task::live_tasks() <= before,
+        rts_core::scaffolding::live_tasks() <= before,
         "tasks of exited threads are freed"
     );
 }
@@ -152,7 +152,7 @@ fn calls_after_exit_and_reinit_work_on_a_fresh_instance() {
     let g1 = {
         let _rts = start(2, PolicySet::lockfree());
         assert_eq!(call(&FOO, 41), 42);
-        rts_core::rts::current().unwrap().generation
+        rts_core::current().unwrap().generation
     };
     let _rts = start(1, PolicySet::ghc());
     assert_eq!(
@@ -160,5 +160,5 @@ fn calls_after_exit_and_reinit_work_on_a_fresh_instance() {
         42,
         "the task's stale capability hint is ignored"
     );
-    assert!(rts_core::rts::current().unwrap().generation > g1);
+    assert!(rts_core::current().unwrap().generation > g1);
 }

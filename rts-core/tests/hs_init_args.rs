@@ -13,7 +13,7 @@ use std::process::{Command, Output};
 use std::ptr;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use rts_core::rts_flags::number_of_processors;
+use rts_core::scaffolding::number_of_processors;
 use rts_core::{ExitEvent, ExitKind};
 
 fn c_dir() -> PathBuf {
@@ -48,9 +48,8 @@ fn ghc_driver() -> Option<&'static Path> {
             .arg(&dir)
             .arg("-o")
             .arg(&exe)
-            .arg(c_dir().join("ghc/Fun.hs"))
-            .arg(c_dir().join("ghc/Export.hs"))
-            .arg(c_dir().join("argv_driver.c"))
+            .args(support::haskell_program())
+            .arg(support::c_source_in(&dir, "argv_driver.c"))
             .output()
             .expect("ghc runs");
         assert!(out.status.success(), "ghc: {}", support::show(&out));
@@ -77,7 +76,9 @@ fn on_both(args: &[&str], check: impl Fn(&Output)) {
     let ours = support::run(rts_core, args);
     check(&ours);
     let Some(ghc) = ghc_driver() else {
-        eprintln!("SKIP: the comparison with GHC's RTS for {args:?} (ghc is not installed)");
+        support::skip(&format!(
+            "the comparison with GHC's RTS for {args:?} (ghc is not installed)"
+        ));
         return;
     };
     let theirs = support::run(ghc, args);
@@ -289,7 +290,7 @@ fn bare_n_is_the_number_of_processors_this_thread_may_run_on() {
     let all = number_of_processors();
     let mut argv = CArgv::new(&["prog", "+RTS", "-N", "-RTS"]);
     assert_eq!(argv.hs_init(), ["prog"]);
-    let caps = rts_core::rts::current().unwrap().n_capabilities();
+    let caps = rts_core::current().unwrap().n_capabilities();
     rts_core::hs_exit();
     assert_eq!(caps, all);
     // GHC's getNumberOfProcessors counts the affinity mask (GHC 9.0.2: `taskset -c 0 prog +RTS
@@ -297,7 +298,7 @@ fn bare_n_is_the_number_of_processors_this_thread_may_run_on() {
     set_affinity(&one);
     let mut argv = CArgv::new(&["prog", "+RTS", "-N", "-RTS"]);
     argv.hs_init();
-    let pinned = rts_core::rts::current().unwrap().n_capabilities();
+    let pinned = rts_core::current().unwrap().n_capabilities();
     rts_core::hs_exit();
     set_affinity(&old);
     assert_eq!(pinned, 1);
@@ -312,7 +313,7 @@ fn a_nested_hs_init_leaves_argv_alone_and_zero_or_null_argv_is_fine() {
     // ones; GHC 9.0.2 behaves the same).
     let mut nested = CArgv::new(&["inner", "+RTS", "-N2", "-N0", "-RTS"]);
     assert_eq!(nested.hs_init(), ["inner", "+RTS", "-N2", "-N0", "-RTS"]);
-    assert_eq!(rts_core::rts::current().unwrap().n_capabilities(), 1);
+    assert_eq!(rts_core::current().unwrap().n_capabilities(), 1);
     // SAFETY: null argc/argv are allowed (GHC uses a dummy program name).
     unsafe { rts_core::ffi::hs_init(ptr::null_mut(), ptr::null_mut()) };
     assert!(rts_core::hs_exit() && rts_core::hs_exit() && rts_core::hs_exit());

@@ -1,8 +1,10 @@
-//! Loom models of capability acquire / release / hand-off (`capability.rs`, `ghc_wait.rs`).
+//! Loom models of capability acquire / release / hand-off on one capability
+//! (`capability/handoff.rs`, `heir.rs`, `ghc_wait.rs`; the arguments are in
+//! `capability/README.md`).
 //!
 //! Run by `scripts/loom.sh` (`RUSTFLAGS="--cfg rts_loom"`, `LOOM_MAX_PREEMPTIONS=2`; `=1` is the
 //! quick smoke setting). Each model runs the crate's real code through
-//! `rts_core::capability::loom_model`; only the knobs differ (STYLE.md R4).
+//! `rts_core::scaffolding::loom_model`; only the knobs differ.
 //!
 //! Shape of every model: the main thread holds the capability, two threads try to acquire it
 //! (so at least one spins and parks), the main thread releases, everyone releases once done.
@@ -20,8 +22,9 @@ use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::thread;
 
-use rts_core::capability::loom_model::{self, Knobs};
-use rts_core::capability::{Capability, CapabilityGuard};
+use rts_core::Capability;
+use rts_core::scaffolding::CapabilityGuard;
+use rts_core::scaffolding::loom_model::{self, Knobs};
 
 /// Branch points allowed per execution (loom's default is 1,000; `LOOM_MAX_BRANCHES` can raise it).
 const MAX_BRANCHES: usize = 20_000;

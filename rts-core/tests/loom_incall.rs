@@ -2,7 +2,7 @@
 //! the real C API on a one-capability RTS.
 //!
 //! Run by `scripts/loom.sh` (`RUSTFLAGS="--cfg rts_loom"`, `LOOM_MAX_PREEMPTIONS=2`). Under loom
-//! `MAX_SPARE_INCALLS` is 1 (STYLE.md R4): popping the nested InCall fills the spare list, so
+//! `MAX_SPARE_INCALLS` is 1 (so that both bounds are reached): popping the nested InCall fills the spare list, so
 //! popping the outer one finds it full and frees it, and the next call reuses the spare.
 //! Checked in every interleaving: every result; the stack is empty between calls; the spare
 //! list never exceeds its bound; no InCall outlives its Task (the process-wide live count is
@@ -15,7 +15,7 @@ mod loom_common;
 use loom::thread;
 
 use loom_common::{FOO, call, init_small, wait_for_task_destructors};
-use rts_core::incall::{MAX_SPARE_INCALLS, live_incalls};
+use rts_core::scaffolding::{MAX_SPARE_INCALLS, live_incalls};
 
 rts_core::define_io_int_fun!(static NESTER = nester);
 
@@ -25,8 +25,8 @@ fn nester(x: i64) -> i64 {
     rts_core::safe_foreign_call(|| call(&FOO, x)).expect("inside a call-in") + 1
 }
 
-fn my_task() -> &'static rts_core::task::Task {
-    let t = rts_core::task::my_task()
+fn my_task() -> &'static rts_core::scaffolding::Task {
+    let t = rts_core::scaffolding::my_task()
         .unwrap()
         .expect("called in before");
     // SAFETY: this thread's Task lives until the thread exits.

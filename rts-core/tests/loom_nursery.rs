@@ -23,7 +23,7 @@ use rts_core::heap::Word;
 /// Words of the outer call's object.
 const OBJECT_WORDS: usize = 8;
 /// More than half the 16 KiB nursery: after it, the next acquirer finds less than the headroom.
-const FILL_WORDS: usize = rts_core::nursery::HEADROOM_WORDS + 64;
+const FILL_WORDS: usize = rts_core::scaffolding::HEADROOM_WORDS + 64;
 
 /// Allocate `words` in the running call's nursery and fill them with `pattern`.
 fn alloc_filled(words: usize, pattern: Word) -> *mut Word {

@@ -2,7 +2,7 @@
 //! `hs_thread_done` or by the thread-local destructor when the thread exits.
 //!
 //! Run by `scripts/loom.sh` (`RUSTFLAGS="--cfg rts_loom"`, `LOOM_MAX_PREEMPTIONS=2`; `=1` is the
-//! smoke setting). Under loom a registry segment has 1 slot (STYLE.md R4), so two threads race
+//! smoke setting). Under loom a registry segment has 1 slot, so two threads race
 //! to append a segment, and a slot freed by one thread is reused by the other.
 //! Checked in every interleaving: a task is registered from its creation until it is freed;
 //! the thread-local lookup returns the same task; no task outlives its thread (the live count is
@@ -11,9 +11,9 @@
 
 use loom::thread;
 
-use rts_core::task::{free_my_task, get_my_task, live_tasks, my_task, registry};
+use rts_core::scaffolding::{free_my_task, get_my_task, live_tasks, my_task, registry};
 
-fn register_and_check() -> std::ptr::NonNull<rts_core::task::Task> {
+fn register_and_check() -> std::ptr::NonNull<rts_core::scaffolding::Task> {
     assert!(my_task().unwrap().is_none(), "a fresh thread has no Task");
     let t = get_my_task().unwrap();
     assert!(registry().contains(t), "a new task is registered");

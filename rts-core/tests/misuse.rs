@@ -29,9 +29,9 @@ fn unlock_of_a_capability_this_thread_does_not_hold() {
         // SAFETY: exercising misuse: a capability pointer held by nobody on this thread.
         unsafe {
             let cap = rts_lock();
-            let other = rts_core::rts::current().unwrap().cap(1) as *const _;
+            let other = rts_core::current().unwrap().cap(1) as *const _;
             let target = if ptr::eq(cap, other) {
-                rts_core::rts::current().unwrap().cap(0) as *const _
+                rts_core::current().unwrap().cap(0) as *const _
             } else {
                 other
             };
@@ -263,15 +263,18 @@ fn hs_thread_done_then_call_again_creates_a_new_task() {
     let _rts = start(1, PolicySet::lockfree());
     std::thread::spawn(|| {
         assert_eq!(call(&FOO, 1), 2);
-        let t1 = rts_core::task::my_task().unwrap().unwrap();
+        let t1 = rts_core::scaffolding::my_task().unwrap().unwrap();
         // SAFETY: not inside a call-in.
         unsafe { hs_thread_done() };
         assert!(
-            rts_core::task::my_task().unwrap().is_none(),
+            rts_core::scaffolding::my_task().unwrap().is_none(),
             "the Task is freed"
         );
         assert_eq!(call(&FOO, 2), 3);
-        assert!(rts_core::task::registry().contains(rts_core::task::my_task().unwrap().unwrap()));
+        assert!(
+            rts_core::scaffolding::registry()
+                .contains(rts_core::scaffolding::my_task().unwrap().unwrap())
+        );
         let _ = t1;
     })
     .join()
@@ -287,7 +290,7 @@ fn preferred_capability_is_used() {
         // SAFETY: the stub sequence; we only compare the capability pointer.
         unsafe {
             let cap = rts_lock();
-            assert!(ptr::eq(cap, rts_core::rts::current().unwrap().cap(1)));
+            assert!(ptr::eq(cap, rts_core::current().unwrap().cap(1)));
             rts_unlock(cap);
         }
     })

@@ -77,7 +77,7 @@ fn run_case(case: &str) {
             "unlock_not_held" => {
                 init(2);
                 let cap = rts_lock();
-                let rts = rts_core::rts::current().unwrap();
+                let rts = rts_core::current().unwrap();
                 let other = if ptr::eq(cap, rts.cap(0)) {
                     rts.cap(1)
                 } else {

@@ -3,12 +3,16 @@
 //! Every decision is checked against an oracle: own node first, then the nearest node with a
 //! free capability, `AllBusy` only when every capability is held, never a busy one.
 
+#[path = "common/skip.rs"]
+mod skip;
+
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rts_core::policy::PolicySet;
-use rts_core::rts::{self, SelectError, SelectedCap};
+use rts_core::scaffolding::{self, SelectError, SelectedCap};
 use rts_core::{Config, NumaConfig, Rts};
+use skip::skip;
 
 const NODE_COUNTS: [u32; 4] = [1, 2, 4, 8];
 
@@ -46,7 +50,7 @@ fn parity_distances(n: u32) -> Vec<Vec<u32>> {
 }
 
 fn standalone(cfg: Config) -> Rts {
-    rts::standalone(cfg).expect("valid configuration")
+    scaffolding::standalone(cfg).expect("valid configuration")
 }
 
 /// What selection must return for a task on `node`, given the held capabilities: a free one on
@@ -121,7 +125,7 @@ fn a_map_naming_a_missing_node_is_rejected() {
         cap_nodes: Some(vec![0, 2]),
         ..NumaConfig::default()
     };
-    let err = rts::standalone(config(2, numa, PolicySet::lockfree())).unwrap_err();
+    let err = scaffolding::standalone(config(2, numa, PolicySet::lockfree())).unwrap_err();
     assert!(err.to_string().contains("names node 2"), "{err}");
 }
 
@@ -149,7 +153,7 @@ fn fill_from(rts: &Rts, task_node: u32) {
     let mut held_set = BTreeSet::new();
     loop {
         let want = oracle_node(rts, task_node, &held_set);
-        match rts.select_free(task_node) {
+        match scaffolding::select_free(rts, task_node) {
             Ok(sel) => {
                 let c = sel.cap();
                 assert_eq!(
@@ -203,7 +207,7 @@ fn random_take_and_release_sequences_follow_the_oracle() {
             }
             let node = next(n as u64) as u32;
             let want = oracle_node(&rts, node, &held_set);
-            match rts.select_free(node) {
+            match scaffolding::select_free(&rts, node) {
                 Ok(sel) => {
                     assert_eq!(Some(sel.cap().node), want, "{n} nodes, task node {node}");
                     assert!(
@@ -224,17 +228,20 @@ fn random_take_and_release_sequences_follow_the_oracle() {
 #[test]
 fn ghc_selection_stays_on_the_task_node() {
     let rts = standalone(config(4, nodes(2), PolicySet::ghc()));
-    let a = rts.select_free(0).unwrap();
-    let b = rts.select_free(0).unwrap();
+    let a = scaffolding::select_free(&rts, 0).unwrap();
+    let b = scaffolding::select_free(&rts, 0).unwrap();
     assert_eq!((a.cap().node, b.cap().node), (0, 0));
-    assert_eq!(rts.select_free(0).unwrap_err(), SelectError::AllBusy);
-    assert_eq!(rts.select_free(1).unwrap().cap().node, 1);
+    assert_eq!(
+        scaffolding::select_free(&rts, 0).unwrap_err(),
+        SelectError::AllBusy
+    );
+    assert_eq!(scaffolding::select_free(&rts, 1).unwrap().cap().node, 1);
 }
 
 #[test]
 fn selecting_on_a_missing_node_names_it() {
     let rts = standalone(config(2, nodes(2), PolicySet::lockfree()));
-    let err = rts.select_free(5).unwrap_err();
+    let err = scaffolding::select_free(&rts, 5).unwrap_err();
     assert_eq!(
         err,
         SelectError::NoSuchNode {
@@ -259,7 +266,7 @@ fn concurrent_selection_never_hands_out_a_held_capability() {
                     s.spawn(move || {
                         let mut n = 0u64;
                         for _ in 0..20_000 {
-                            if let Ok(sel) = rts.select_free(t % 2) {
+                            if let Ok(sel) = scaffolding::select_free(rts, t % 2) {
                                 let flag = &owned[sel.cap().no as usize];
                                 assert!(!flag.swap(true, Ordering::SeqCst), "double holder");
                                 std::hint::spin_loop();
@@ -282,7 +289,9 @@ fn concurrent_selection_never_hands_out_a_held_capability() {
 fn nurseries_follow_their_capability_node_with_a_fake_two_node_split() {
     let cpus = rts_core::numa::allowed_cpus().unwrap_or_default();
     if cpus.len() < 2 {
-        println!("SKIP: needs 2 allowed CPUs to split into two nodes, have {cpus:?}");
+        skip(&format!(
+            "needs 2 allowed CPUs to split into two nodes, have {cpus:?}"
+        ));
         return;
     }
     let numa = NumaConfig {

@@ -3,15 +3,19 @@
 //! remote one only when its node is full, a wait only when every capability is held; binding
 //! follows the configured node CPUs. Tests share the one RTS instance, so they run one at a time.
 
+#[path = "common/skip.rs"]
+mod skip;
+
 use std::sync::Mutex;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rts_core::capability::Capability;
+use rts_core::Capability;
+use rts_core::ForeignNode;
 use rts_core::ffi::{rts_lock, rts_pinThreadToNumaNode, rts_setInCallCapability, rts_unlock};
-use rts_core::rts::ForeignNode;
 use rts_core::{Config, NumaConfig, PolicySet};
+use skip::skip;
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -33,7 +37,9 @@ fn two_allowed_cpus() -> Option<[usize; 2]> {
     match cpus[..] {
         [a, b, ..] => Some([a, b]),
         _ => {
-            println!("SKIP: needs 2 allowed CPUs to split into two nodes, have {cpus:?}");
+            skip(&format!(
+                "needs 2 allowed CPUs to split into two nodes, have {cpus:?}"
+            ));
             None
         }
     }
@@ -85,11 +91,7 @@ impl Holder {
 }
 
 fn remote_acquires() -> u64 {
-    rts_core::rts::current()
-        .unwrap()
-        .stats()
-        .total()
-        .remote_acquires
+    rts_core::current().unwrap().stats().total().remote_acquires
 }
 
 #[test]
@@ -143,15 +145,7 @@ fn foreign_threads_start_on_node_zero_by_default_even_when_bound_elsewhere() {
     let Some([cpu0, cpu1]) = two_allowed_cpus() else {
         return;
     };
-    let mut cpu_nodes = vec![0; cpu0.max(cpu1) + 1];
-    cpu_nodes[cpu1] = 1;
-    let numa = NumaConfig {
-        n_nodes: 2,
-        cpu_nodes,
-        foreign_node: ForeignNode::Zero,
-        ..NumaConfig::default()
-    };
-    let _g = init(4, numa);
+    let _g = init(4, split_by_cpu(cpu0, cpu1, ForeignNode::Zero));
     assert_eq!(
         node_taken_when_bound_to(cpu1),
         0,
@@ -165,15 +159,7 @@ fn where_bound_policy_takes_the_node_the_thread_is_bound_to() {
     let Some([cpu0, cpu1]) = two_allowed_cpus() else {
         return;
     };
-    let mut cpu_nodes = vec![0; cpu0.max(cpu1) + 1];
-    cpu_nodes[cpu1] = 1;
-    let numa = NumaConfig {
-        n_nodes: 2,
-        cpu_nodes,
-        foreign_node: ForeignNode::WhereBound,
-        ..NumaConfig::default()
-    };
-    let _g = init(4, numa);
+    let _g = init(4, split_by_cpu(cpu0, cpu1, ForeignNode::WhereBound));
     assert_eq!(node_taken_when_bound_to(cpu1), 1);
     assert_eq!(node_taken_when_bound_to(cpu0), 0);
     assert!(rts_core::hs_exit());
@@ -203,14 +189,24 @@ fn core_bind(cpu: usize) -> bool {
     unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0 }
 }
 
-fn split_numa(cpu0: usize, cpu1: usize) -> NumaConfig {
+/// Two nodes with `cpu1` on node 1 and every other CPU on node 0, as far as the CPU → node map
+/// goes (`cpu_nodes`); the nodes' CPU sets (`node_cpus`) stay unknown.
+fn split_by_cpu(cpu0: usize, cpu1: usize, foreign_node: ForeignNode) -> NumaConfig {
     let mut cpu_nodes = vec![0; cpu0.max(cpu1) + 1];
     cpu_nodes[cpu1] = 1;
     NumaConfig {
         n_nodes: 2,
-        node_cpus: vec![vec![cpu0], vec![cpu1]],
         cpu_nodes,
+        foreign_node,
         ..NumaConfig::default()
+    }
+}
+
+/// The same split with the nodes' CPU sets known: node 0 is `cpu0`, node 1 is `cpu1`.
+fn split_numa(cpu0: usize, cpu1: usize) -> NumaConfig {
+    NumaConfig {
+        node_cpus: vec![vec![cpu0], vec![cpu1]],
+        ..split_by_cpu(cpu0, cpu1, ForeignNode::default())
     }
 }
 
@@ -268,10 +264,10 @@ fn set_num_capabilities_places_new_nurseries_on_their_nodes() {
         return;
     };
     let _g = init(2, split_numa(cpu0, cpu1));
-    rts_core::rts::set_num_capabilities(5).expect("grow to 5");
-    rts_core::rts::set_num_capabilities(3).expect("shrink to 3");
-    rts_core::rts::set_num_capabilities(6).expect("grow to 6");
-    let homes = rts_core::rts::current().unwrap().nursery_homes();
+    rts_core::set_num_capabilities(5).expect("grow to 5");
+    rts_core::set_num_capabilities(3).expect("shrink to 3");
+    rts_core::set_num_capabilities(6).expect("grow to 6");
+    let homes = rts_core::current().unwrap().nursery_homes();
     assert_eq!(homes.len(), 6);
     for (i, h) in homes.iter().enumerate() {
         assert_eq!(h.capability, i as u32);

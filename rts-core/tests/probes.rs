@@ -108,23 +108,8 @@ fn one_call_records_every_phase_in_call_order() {
         probes::start_recording(64);
         assert_eq!(c_function(5_000), 5_001);
         let spans = probes::stop_recording();
-        use Phase::*;
-        let expected = [
-            TaskLookup,
-            IncallPush,
-            CapAcquire,
-            MkInt,
-            Apply,
-            Apply,
-            CreateThread,
-            Schedule,
-            CheckStatus,
-            GetInt,
-            CapRelease,
-            IncallPop,
-        ];
         // A reclaim is possible only when the nursery is nearly full, not after one warm-up call.
-        assert_eq!(phases(&spans), expected);
+        assert_eq!(phases(&spans), CALL_PHASES);
         for s in &spans {
             assert!(s.start <= s.end, "span {s:?} runs backwards");
         }

@@ -18,11 +18,11 @@ use std::sync::{Arc, Barrier};
 use std::time::Instant;
 
 use common::{FOO, call, start, start_with};
-use rts_core::capability::SPIN;
 use rts_core::ffi::*;
 use rts_core::heap::{ClosurePtr, base_GHCziTopHandler_runIO_closure};
-use rts_core::incall::live_incalls;
-use rts_core::task::live_tasks;
+use rts_core::scaffolding::SPIN;
+use rts_core::scaffolding::live_incalls;
+use rts_core::scaffolding::live_tasks;
 use rts_core::{Config, ExitEvent, ExitKind, PolicySet};
 
 fn env_or(name: &str, default: u64) -> u64 {
@@ -178,7 +178,7 @@ rts_core::define_io_int_fun!(static NEST = nest);
 fn nest(d: i64) -> i64 {
     if d == 0 {
         // SAFETY: called from a body during a call-in.
-        let t = unsafe { rts_core::task::my_task().unwrap().unwrap().as_ref() };
+        let t = unsafe { rts_core::scaffolding::my_task().unwrap().unwrap().as_ref() };
         return t.incall_depth() as i64;
     }
     rts_core::safe_foreign_call(|| call(&NEST, d - 1)).expect("inside a call-in")
@@ -194,7 +194,7 @@ fn nested_from_several_threads(policy: PolicySet) {
                     assert_eq!(call(&NEST, DEPTH), DEPTH + 1, "InCall stack depth");
                 }
                 // SAFETY: this thread's Task, alive until it exits.
-                let t = unsafe { rts_core::task::my_task().unwrap().unwrap().as_ref() };
+                let t = unsafe { rts_core::scaffolding::my_task().unwrap().unwrap().as_ref() };
                 assert!(t.is_stopped(), "all 65 InCalls popped");
             })
         })

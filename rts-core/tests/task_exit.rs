@@ -4,7 +4,7 @@
 
 use std::ptr::NonNull;
 
-use rts_core::task::{Task, get_my_task, registry};
+use rts_core::scaffolding::{Task, get_my_task, registry};
 
 #[test]
 fn thread_exit_frees_the_task() {

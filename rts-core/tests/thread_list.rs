@@ -7,7 +7,7 @@ mod common;
 
 use common::{FOO, call, start_with};
 use rts_core::policy::{GcPolicy, ThreadIds, ThreadObjects};
-use rts_core::rts::THREAD_LIST_PRUNE_BATCH;
+use rts_core::scaffolding::{THREAD_LIST_PRUNE_BATCH, thread_list};
 use rts_core::{Config, PolicySet};
 
 const CALLS: u64 = 1_000_000;
@@ -33,7 +33,7 @@ fn run(set: PolicySet, nursery_bytes: usize) -> (usize, usize) {
         policy: set,
         ..Config::default()
     });
-    let rts = rts_core::rts::current().expect("running");
+    let rts = rts_core::current().expect("running");
     let longest = std::thread::scope(|s| {
         let workers: Vec<_> = (0..THREADS)
             .map(|t| {
@@ -43,7 +43,7 @@ fn run(set: PolicySet, nursery_bytes: usize) -> (usize, usize) {
                         let x = (t << 32 | i) as i64;
                         assert_eq!(call(&FOO, x), x + 1);
                         if i % SAMPLE_EVERY == 0 {
-                            longest = longest.max(rts.thread_list().len());
+                            longest = longest.max(thread_list(rts).len());
                         }
                     }
                     longest
@@ -56,7 +56,7 @@ fn run(set: PolicySet, nursery_bytes: usize) -> (usize, usize) {
             .max()
             .unwrap()
     });
-    (longest, rts.thread_list().len())
+    (longest, thread_list(rts).len())
 }
 
 /// Live calls (at most one per caller) plus a pending batch per capability.
@@ -68,7 +68,7 @@ fn the_thread_list_stays_bounded_under_every_policy_combination() {
         for gc in [GcPolicy::PerCapability, GcPolicy::StopTheWorld] {
             for objects in [ThreadObjects::ReusePerInCall, ThreadObjects::FreshInNursery] {
                 let set = policy(ids, gc, objects);
-                let (longest, last) = run(set, rts_core::rts::DEFAULT_NURSERY_BYTES);
+                let (longest, last) = run(set, rts_core::DEFAULT_NURSERY_BYTES);
                 eprintln!(
                     "{ids:?} {gc:?} {objects:?}: {CALLS} calls, longest thread list {longest}, \
                      final {last}"
@@ -107,9 +107,8 @@ rts_core::define_io_int_fun!(static SUSPENDS = suspend_and_call_in);
 /// Inside a safe foreign call: this call's own thread (the newest on the list when it starts)
 /// must survive the prunes that many nested call-ins cause. Returns 1 if it did.
 fn suspend_and_call_in(n: i64) -> i64 {
-    let rts = rts_core::rts::current().expect("running");
-    let mine = *rts
-        .thread_list()
+    let rts = rts_core::current().expect("running");
+    let mine = *thread_list(rts)
         .iter()
         .max()
         .expect("this call's thread is listed");
@@ -117,7 +116,7 @@ fn suspend_and_call_in(n: i64) -> i64 {
         for i in 0..n {
             assert_eq!(call(&FOO, i), i + 1);
         }
-        let list = rts.thread_list();
+        let list = thread_list(rts);
         assert!(
             list.len() < n as usize,
             "the nested calls' threads were pruned"

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use rts_core::rts::ForeignNode;
+use rts_core::ForeignNode;
 
 use crate::topology::Machine;
 use crate::{numa, results};

@@ -106,7 +106,8 @@ fn cas_release_store(iters: u64) {
     let word = AtomicUsize::new(0);
     let w = black_box(&word);
     for _ in 0..iters {
-        // ORDERING: Acquire/Release as a capability grab and release pair (capability.rs).
+        // ORDERING: Acquire/Release as a capability grab and release pair (rts-core's
+        // capability/handoff.rs).
         let _ = w.compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed);
         // ORDERING: Release, as a capability release.
         w.store(0, Ordering::Release);

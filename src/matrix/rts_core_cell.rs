@@ -50,7 +50,7 @@ impl RunHooks for StatsHooks {
 }
 
 fn current_totals() -> CapCounters {
-    rts_core::rts::current()
+    rts_core::current()
         .map(|r| r.stats().total())
         .unwrap_or_default()
 }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Barrier};
 use std::time::Instant;
 
 use callin_reports::schema::{NumaRow, NurseryAccess, Spread};
-use rts_core::rts::ForeignNode;
+use rts_core::ForeignNode;
 use rts_core::{Config, PolicySet};
 
 use crate::pin::{self, PinTarget};

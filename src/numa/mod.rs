@@ -9,8 +9,8 @@ pub mod experiment;
 pub mod selection;
 
 use callin_reports::schema::{NumaResults, NumaRow, NurseryAccess, SCHEMA_VERSION};
+use rts_core::ForeignNode;
 use rts_core::PolicySet;
-use rts_core::rts::ForeignNode;
 
 use crate::topology::{Machine, TopologyError};
 use experiment::{NEEDS_MULTI_NODE, Plan};

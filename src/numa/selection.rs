@@ -5,7 +5,8 @@
 use std::time::Instant;
 
 use callin_reports::schema::{SelectionCost, Spread};
-use rts_core::rts::{self, ForeignNode, SelectError, SelectedCap};
+use rts_core::ForeignNode;
+use rts_core::scaffolding::{self, SelectError, SelectedCap};
 use rts_core::{Config, PolicySet, Rts};
 
 use crate::stats::spread;
@@ -61,7 +62,7 @@ pub fn instance(caps: u32, spec: &str, policy: PolicySet) -> Result<(Rts, u32), 
         policy,
         numa,
     };
-    let rts = rts::standalone(config).map_err(|e| TopologyError::Hwloc(e.to_string()))?;
+    let rts = scaffolding::standalone(config).map_err(|e| TopologyError::Hwloc(e.to_string()))?;
     Ok((rts, n_nodes))
 }
 
@@ -69,12 +70,12 @@ pub fn instance(caps: u32, spec: &str, policy: PolicySet) -> Result<(Rts, u32), 
 pub fn with_case<R>(rts: &Rts, case: Case, f: impl FnOnce() -> R) -> R {
     let mut held: Vec<SelectedCap<'_>> = Vec::new();
     if case != Case::OwnNode {
-        while let Ok(c) = rts.select_free(0) {
+        while let Ok(c) = scaffolding::select_free(rts, 0) {
             held.push(c);
         }
         // Under GHC's policy this holds node 0 only; take every other node's too.
         for n in 1..rts.config().numa.n_nodes {
-            while let Ok(c) = rts.select_free(n) {
+            while let Ok(c) = scaffolding::select_free(rts, n) {
                 held.push(c);
             }
         }
@@ -101,7 +102,7 @@ pub fn with_case<R>(rts: &Rts, case: Case, f: impl FnOnce() -> R) -> R {
 /// One selection from node 0, released at once; true if a capability was taken.
 #[inline]
 pub fn select_once(rts: &Rts) -> bool {
-    match rts.select_free(0) {
+    match scaffolding::select_free(rts, 0) {
         Ok(c) => {
             drop(c);
             true

@@ -8,7 +8,7 @@
 //! (about a second here) is paid twice per system, not twice per phase.
 //!
 //! Why valgrind driven directly rather than gungraun: the phases already exist as
-//! `rts_core::phases::PhaseLoop`, so one worker mode of the `callin-bench` binary plus
+//! `rts_core::scaffolding::phases::PhaseLoop`, so one worker mode of the `callin-bench` binary plus
 //! `--toggle-collect` on a `#[no_mangle]` function collects exactly the measured loop (set-up,
 //! warm-up and `hs_init` excluded) with no extra bench harness, crate or runner binary to
 //! install; valgrind is the only tool needed, and a missing valgrind is a printed skip reason.
@@ -22,7 +22,7 @@ use std::process::Command;
 
 use callin_vocab::{PhaseGroup, System};
 use rts_core::Config;
-use rts_core::phases::{IsolatedPhase, PhaseLoop};
+use rts_core::scaffolding::phases::{IsolatedPhase, PhaseLoop};
 use serde::Serialize;
 
 /// Name of the whole-call pseudo-phase (the compiled `c_function`).

@@ -632,7 +632,7 @@ pub fn measure_batch(
 }
 
 /// Like [`measure_batch`], for an operation that runs its own loop: `run(iters)` must perform
-/// exactly `iters` operations (e.g. `rts_core::phases::PhaseLoop::run`).
+/// exactly `iters` operations (e.g. `rts_core::scaffolding::phases::PhaseLoop::run`).
 pub fn measure_run(
     sets: &mut [CounterSet],
     iters: u64,

@@ -19,7 +19,7 @@ use callin_reports::schema::{
     PhaseInstructions, PhaseProfile, ProfileConfig, ProfileResults, SCHEMA_VERSION,
     SamplingSummary, Source, System,
 };
-use rts_core::phases::IsolatedPhase;
+use rts_core::scaffolding::phases::IsolatedPhase;
 use rts_core::{Config, PolicySet};
 
 use super::callgrind::{self, PhaseCount};

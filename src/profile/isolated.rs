@@ -1,4 +1,4 @@
-//! Phase-isolated measurement: owns driving each `rts_core::phases::IsolatedPhase` alone in a
+//! Phase-isolated measurement: owns driving each `rts_core::scaffolding::phases::IsolatedPhase` alone in a
 //! batch of ≥ [`MIN_BATCH_ITERS`] operations with the hardware and software counter sets enabled
 //! around the batch, giving wall time and every counter per operation, per phase.
 //!
@@ -7,7 +7,7 @@
 //! them; the `cap_contended` helper thread is not counted, only its effect on this thread).
 
 use callin_vocab::Phase;
-use rts_core::phases::{IsolatedPhase, PhaseLoop};
+use rts_core::scaffolding::phases::{IsolatedPhase, PhaseLoop};
 use serde::Serialize;
 
 use super::counters::{CounterReading, CounterSet, MIN_BATCH_ITERS, ProfileError, measure_run};

@@ -21,7 +21,7 @@ use hwlocality::object::TopologyObject;
 use hwlocality::object::attributes::ObjectAttributes;
 use hwlocality::object::types::ObjectType;
 use rts_core::NumaConfig;
-use rts_core::rts::{ForeignNode, MAX_NUMA_NODES};
+use rts_core::{ForeignNode, MAX_NUMA_NODES};
 
 /// Where the topology comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]

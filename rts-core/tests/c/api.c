@@ -27,7 +27,7 @@ HsInt rtscore_floor_empty(HsInt x); /* stub/floor.c, in librts_core.a */
         }                                                                              \
     } while (0)
 
-/* The seeds' call sequence for any closure, in the 9.2+ form or the 9.0 form. */
+/* The call sequence of GHC's generated stub for any closure, in the 9.2+ form or the 9.0 form. */
 static HsInt call_closure(StgClosure *closure, HsInt x, int use_eval_io, char *site)
 {
     Capability *cap = rts_lock();

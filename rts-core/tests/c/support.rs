@@ -7,6 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+#[path = "../common/skip.rs"]
+mod skip;
+pub use skip::skip;
+
 /// Whether `name` runs; prints `SKIP: ...` naming the tool when it does not.
 pub fn tool(name: &str) -> bool {
     let ok = Command::new(name)
@@ -14,9 +18,29 @@ pub fn tool(name: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
-        eprintln!("SKIP: `{name}` is not installed (scripts/test.sh installs it with apt-get)");
+        skip(&format!(
+            "`{name}` is not installed (scripts/setup.sh installs it with apt-get)"
+        ));
     }
     ok
+}
+
+/// `tests/c/<name>` copied into `dir`, for `ghc`, which writes a C file's object beside it
+/// (not under `-outputdir`): generated files stay under the target dir.
+pub fn c_source_in(dir: &Path, name: &str) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/c")
+        .join(name);
+    let copy = dir.join(name);
+    std::fs::copy(&src, &copy).unwrap_or_else(|e| panic!("copying {}: {e}", src.display()));
+    copy
+}
+
+/// The Haskell program of the GHC baseline (`ghc/` at the top of the repository): `Fun.hs`
+/// (`foo x = return (x + 1)`) and `Export.hs` (`foreign export ccall "c_function" foo`).
+pub fn haskell_program() -> [PathBuf; 2] {
+    let ghc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ghc");
+    [ghc.join("Fun.hs"), ghc.join("Export.hs")]
 }
 
 /// `rts-core/include`.

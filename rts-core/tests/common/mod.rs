@@ -16,7 +16,7 @@ pub fn foo(x: i64) -> i64 {
     x + 1
 }
 
-/// The call sequence GHC's stub makes (seeds), from Rust.
+/// The call sequence GHC's generated stub makes, from Rust.
 pub fn call(closure: &StaticClosure<1>, x: i64) -> i64 {
     // SAFETY: the C API contract: we pass back what the RTS gave us.
     unsafe {

@@ -7,6 +7,7 @@ use rts_core::{Config, PolicySet};
 // The exported function and the stub's call sequence are the integration tests' own.
 #[path = "../common/mod.rs"]
 mod common;
+#[allow(unused_imports)] // the models that make no whole call-in (loom_moving.rs) use neither
 pub use common::{FOO, call};
 
 /// The smallest RTS: one capability (so every call contends), a 16 KiB nursery (the minimum:
@@ -15,7 +16,7 @@ pub fn init_small() {
     rts_core::hs_init_with(Config {
         n_capabilities: 1,
         max_capabilities: 1,
-        nursery_bytes: 2 * rts_core::nursery::HEADROOM_WORDS * rts_core::heap::WORD_BYTES,
+        nursery_bytes: 2 * rts_core::scaffolding::HEADROOM_WORDS * rts_core::heap::WORD_BYTES,
         policy: PolicySet::lockfree(),
         ..Config::default()
     })
@@ -25,7 +26,7 @@ pub fn init_small() {
 /// FIXME(loom): loom's `join` returns before the thread's locals are dropped (std's waits for
 /// them). Wait until every Task is freed; a leak spins here until loom's branch limit fails.
 pub fn wait_for_task_destructors() {
-    while rts_core::task::live_tasks() != 0 {
+    while rts_core::scaffolding::live_tasks() != 0 {
         loom::thread::yield_now();
     }
 }

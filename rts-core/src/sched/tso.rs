@@ -1,26 +1,13 @@
-//! Thread objects, the run queue and the scheduler loop that runs a call-in's bound thread.
+//! Thread state objects: the TSO and STACK words `createThread` writes, built fresh in the
+//! nursery or kept per InCall and rebuilt in place.
 //!
-//! Ports `createThread` (`rts/Threads.c`), `createStrictIOThread` (`rts/RtsAPI.c`),
-//! `scheduleWaitThread` and the steady-state path of `schedule()` (`rts/Schedule.c`),
-//! `scheduleHandleThreadFinished`. Ownership: a run queue belongs to its capability and is
-//! reached through the `CapabilityGuard`. The evaluator is the model's stand-in for `StgRun`:
-//! it enters `runIO` applied to an `Int -> IO Int` function applied to an `I#`, calls the
-//! function's body, and allocates the result `I#` in the nursery as compiled Haskell would.
+//! Port of the layout parts of `createThread` (`rts/Threads.c`) and `createStrictIOThread`
+//! (`rts/RtsAPI.c`). Ownership: a thread's words belong to the call that created it (its
+//! nursery allocation, or its InCall's [`TsoStorage`]) until the call ends.
 
 use std::ptr::NonNull;
 
-use crate::heap::{self, ClosurePtr, IoIntFn, Word};
-
-/// GHC's `SchedulerStatus` (`rts/include/RtsAPI.h`), same values.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SchedulerStatus {
-    NoStatus = 0,
-    Success = 1,
-    Killed = 2,
-    Interrupted = 3,
-    HeapExhausted = 4,
-}
+use crate::heap::{self, ClosurePtr, Word};
 
 /// `sizeofW(StgTSO)` in GHC 9.0.2.
 pub const TSO_WORDS: usize = 15;
@@ -29,7 +16,7 @@ pub const STACK_WORDS: usize = 113;
 
 // TSO word layout (model): what createThread initialises.
 const TSO_ID: usize = 1;
-const TSO_LINK: usize = 2;
+pub(super) const TSO_LINK: usize = 2;
 const TSO_BOUND: usize = 3;
 const TSO_STACKOBJ: usize = 4;
 const TSO_WHAT_NEXT: usize = 5;
@@ -235,168 +222,10 @@ pub(crate) unsafe fn bound_of(tso: TsoPtr) -> *const () {
     unsafe { *tso.as_ptr().add(TSO_BOUND) as *const () }
 }
 
-/// A capability's run queue, linked through the TSOs' link words (GHC `run_queue_hd/_tl`).
-#[derive(Debug, Default)]
-pub struct RunQueue {
-    head: Option<TsoPtr>,
-    tail: Option<TsoPtr>,
-    len: usize,
-}
-
-// SAFETY: a RunQueue is reached only through its capability's guard (one thread at a time).
-unsafe impl Send for RunQueue {}
-
-impl RunQueue {
-    /// `appendToRunQueue`.
-    ///
-    /// # Safety
-    /// `tso` must be a live, initialised TSO not already on a run queue.
-    pub(crate) unsafe fn push_back(&mut self, tso: TsoPtr) {
-        // SAFETY: per contract; the old tail is live while queued.
-        unsafe {
-            *tso.as_ptr().add(TSO_LINK) = 0;
-            match self.tail {
-                Some(t) => *t.as_ptr().add(TSO_LINK) = tso.as_ptr() as Word,
-                None => self.head = Some(tso),
-            }
-        }
-        self.tail = Some(tso);
-        self.len += 1;
-    }
-
-    /// `popRunQueue`.
-    pub(crate) fn pop_front(&mut self) -> Option<TsoPtr> {
-        let h = self.head?;
-        // SAFETY: queued TSOs are live until popped.
-        let next = unsafe { *h.as_ptr().add(TSO_LINK) } as *mut Word;
-        self.head = NonNull::new(next);
-        if self.head.is_none() {
-            self.tail = None;
-        }
-        self.len -= 1;
-        Some(h)
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
-
-/// Why the bound thread did not produce a value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Failure {
-    /// An exception escaped the exported function (status `Killed`).
-    Exception(String),
-    /// The nursery could not satisfy an allocation (status `HeapExhausted`).
-    HeapOverflow,
-    /// The RTS shut down while the call was suspended (status `Interrupted`).
-    Interrupted,
-}
-
-/// What the evaluator needs from the call: run the body, allocate the result.
-pub(crate) trait EvalEnv {
-    /// Call the body of an exported function (it may suspend and resume the call).
-    fn call_body(&mut self, f: IoIntFn, x: i64) -> Result<i64, Failure>;
-    /// Allocate an `I#` holding `v` in the nursery of the capability held now.
-    fn alloc_int(&mut self, v: i64) -> Result<ClosurePtr, Failure>;
-}
-
-/// The model's `StgRun`: evaluate `runIO (f x)` where `f :: Int -> IO Int`.
-///
-/// # Safety
-/// `closure` and everything reachable from it must be closures created by this RTS (`rts_apply`,
-/// `rts_mkInt`) or static closures with one of the model's info tables (the C API contract).
-#[inline]
-pub(crate) unsafe fn eval_io(
-    closure: ClosurePtr,
-    env: &mut impl EvalEnv,
-) -> Result<ClosurePtr, Failure> {
-    // SAFETY: per contract, each pointer below is a closure with a readable header and the
-    // payload its kind implies; kinds are checked before payloads are read.
-    unsafe {
-        let (f, action) = expect_ap(closure, "the argument of rts_inCall")?;
-        if !std::ptr::eq(heap::info_of(f), &heap::RUNIO_INFO) {
-            return Err(not_runnable("rts_inCall expects `runIO io`", f));
-        }
-        let (fun, arg) = expect_ap(action, "the IO action")?;
-        // The only known info table of kind FunIoInt (checked in `known_kinds_are_unique`).
-        if !std::ptr::eq(heap::info_of(fun), &heap::rtscore_fun_io_int_info) {
-            return Err(not_runnable(
-                "the applied function is not an `Int -> IO Int` closure",
-                fun,
-            ));
-        }
-        let x = expect_int(arg)?;
-        let body: IoIntFn = std::mem::transmute::<Word, IoIntFn>(heap::payload(fun, 0));
-        let r = env.call_body(body, x)?;
-        env.alloc_int(r)
-    }
-}
-
-/// # Safety
-/// `p` must be a readable closure.
-#[inline]
-unsafe fn expect_ap(p: ClosurePtr, what: &str) -> Result<(ClosurePtr, ClosurePtr), Failure> {
-    // SAFETY: per contract; an Ap has 3 payload words.
-    unsafe {
-        // The only known info table of kind Ap (checked in `known_kinds_are_unique`).
-        if !std::ptr::eq(heap::info_of(p), &heap::AP_2_UPD_INFO) {
-            return Err(not_an_application(what, p));
-        }
-        Ok((
-            heap::payload(p, 1) as ClosurePtr,
-            heap::payload(p, 2) as ClosurePtr,
-        ))
-    }
-}
-
-/// # Safety
-/// `p` must be a readable closure.
-#[inline]
-unsafe fn expect_int(p: ClosurePtr) -> Result<i64, Failure> {
-    // SAFETY: per contract; an I# has 1 payload word.
-    unsafe {
-        let info = heap::info_of(p);
-        if !std::ptr::eq(info, &heap::IZH_CON_INFO) {
-            return Err(not_runnable("the argument is not an I#", p));
-        }
-        Ok(heap::payload(p, 0) as i64)
-    }
-}
-
-#[cold]
-fn not_an_application(what: &str, p: ClosurePtr) -> Failure {
-    not_runnable(&format!("{what} is not an application"), p)
-}
-
-#[cold]
-fn not_runnable(what: &str, p: ClosurePtr) -> Failure {
-    Failure::Exception(format!("{what} (closure {p:p})"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::heap::ClosureKind;
-
-    #[test]
-    fn known_kinds_are_unique() {
-        // The evaluator identifies applications and `Int -> IO Int` functions by info pointer.
-        let known = [
-            &heap::IZH_CON_INFO,
-            &heap::AP_2_UPD_INFO,
-            &heap::RUNIO_INFO,
-            &heap::rtscore_fun_io_int_info,
-        ];
-        for kind in [ClosureKind::Ap, ClosureKind::FunIoInt] {
-            assert_eq!(known.iter().filter(|i| i.kind == kind).count(), 1);
-        }
-        assert!(known.iter().all(|i| heap::is_known_info(*i)));
-    }
+    use crate::sched::RunQueue;
 
     #[test]
     fn thread_stack_holds_the_closure_and_run_queue_is_fifo() {

@@ -1,11 +1,12 @@
-//! Each phase of the call-in path (DESIGN.md §1) driven alone, in a loop: the `phases` bench and
-//! the profiler's phase-isolated measurements time [`PhaseLoop::run`] around a batch.
+//! Each phase of the call-in path (the phases of `probes::Phase`) driven alone, in a loop: the
+//! `phases` bench and the profiler's phase-isolated measurements time [`PhaseLoop::run`] around
+//! a batch.
 //!
 //! Ownership: a [`PhaseLoop`] owns whatever its phase needs set up on the calling OS thread (a
 //! held capability through an ordinary `rts_lock`, a closure graph, a helper thread that contends
-//! for the capability) and undoes it on drop. It calls the model's own functions (`getMyTask`,
-//! `newInCall`, `waitForCapability`, `rts_mkInt`, ...), never copies of them, except where a
-//! phase is not a function of its own in the model (`schedule`, see [`IsolatedPhase::Schedule`]).
+//! for the capability) and undoes it on drop. It calls the functions a call-in runs
+//! (`getMyTask`, `newInCall`, `waitForCapability`, `rts_mkInt`, `createThread`,
+//! `scheduleWaitThread`, ...), never copies of them.
 //!
 //! Note [keeping the nursery from filling]
 //! ---------------------------------------
@@ -22,14 +23,14 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::api::{self, Ctx, StatusAction};
+use crate::api::{self, StatusAction};
 use crate::capability::{Capability, CapabilityGuard};
 use crate::error::CallInError;
-use crate::heap::{self, ClosurePtr, IoIntFn, StaticClosure};
-use crate::incall;
+use crate::heap::{self, ClosurePtr, StaticClosure};
+use crate::incall::{self, Ctx};
 use crate::nursery::HEADROOM_WORDS;
 use crate::rts::{self, Rts};
-use crate::sched::{self, Failure, TsoStorage};
+use crate::sched::{self, TsoStorage};
 use crate::task::{self, Task};
 use callin_vocab::Phase;
 
@@ -64,10 +65,11 @@ pub enum IsolatedPhase {
     /// `createThread` per policy: thread objects (reused or fresh in the nursery) and thread id
     /// (per capability, or under GHC's global `sched_mutex`).
     CreateThread,
-    /// `scheduleWaitThread` + one `schedule()` iteration on an already built thread: bind it,
-    /// run-queue push and pop, evaluate `runIO (foo x)`, allocate the result, finish. Each
-    /// operation re-arms the thread's stack first (the part of `createThread` that writes the
-    /// TSO and its frames, about 15 stores), since the evaluation consumes it.
+    /// `scheduleWaitThread` + one `schedule()` iteration on an already built thread, the
+    /// function `rts_inCall` runs: bind it, run-queue push and pop, evaluate `runIO (foo x)`,
+    /// allocate the result, finish, record its end in the thread list. Each operation re-arms
+    /// the thread's stack first (the part of `createThread` that writes the TSO and its frames,
+    /// about 15 stores), since the evaluation consumes it.
     Schedule,
     /// `rts_checkSchedStatus` of a call that succeeded.
     CheckStatus,
@@ -285,7 +287,7 @@ fn incall_pairs(task: &Task, rts: &Rts, iters: u64, free_spares: bool) {
 #[inline]
 fn acquire_release(rts: &Rts, task: &Task) {
     let g = rts.acquire_for(task);
-    task.last_cap.set(Some(rts::hint_for(rts, g.cap())));
+    task.last_cap.set(Some(rts.hint_for(g.cap())));
     rts.release(g);
 }
 
@@ -381,7 +383,8 @@ impl Held {
             // A finished call: rstat = Success for rts_checkSchedStatus to read.
             let mut c = cap;
             let mut ret = std::ptr::null();
-            api::in_call(&mut c, self.graph, &mut ret, "PhaseLoop")?;
+            // SAFETY: both out-pointers are locals; `graph` was built just above.
+            unsafe { api::in_call(&mut c, self.graph, &mut ret, "PhaseLoop")? };
             self.cap = c;
         }
         Ok(())
@@ -468,48 +471,29 @@ impl Held {
             return;
         };
         for _ in 0..k {
-            std::hint::black_box(api::create_thread(&mut cx, rts, self.graph));
+            std::hint::black_box(sched::create_thread(&mut cx, rts, self.graph));
         }
     }
 
     fn schedule(&mut self, k: u64) {
         let rts = rts::current().expect("initialised while a call-in is held");
-        let t = task::my_task()
-            .ok()
-            .flatten()
-            .expect("a call-in has a Task");
-        // SAFETY: this thread's live Task, inside its call-in.
-        let ic = incall::current(unsafe { t.as_ref() }).expect("a call-in has an InCall");
-        let ic_addr = ic.as_ptr() as *const ();
+        let Ok(mut cx) = Ctx::current("scheduleWaitThread") else {
+            return;
+        };
         let (tso, stack) = self.tso.get();
-        let mut env = NurseryEnv { held: self };
         for _ in 0..k {
-            let g = &mut env.held.guard();
-            let no = g.cap().no;
+            let no = self.guard().cap().no;
             // SAFETY: `tso`/`stack` come from a TsoStorage sized for TSO + STACK, owned by this
             // loop; the thread is on no run queue between iterations.
-            unsafe {
-                sched::init_thread(tso, stack, 1, no, env.held.graph);
-                sched::bind_thread(tso, ic_addr);
-                g.owned().run_queue.push_back(tso);
-            }
-            let t = g.owned().run_queue.pop_front().expect("just queued");
-            debug_assert!(rts.is_running());
-            // SAFETY: `t` is the live TSO initialised above.
-            debug_assert_eq!(unsafe { sched::bound_of(t) }, ic_addr);
-            // SAFETY: as above; its stack holds the closure pushed by `init_thread`.
-            let closure = unsafe { sched::thread_closure(t) };
-            // SAFETY: `closure` is `runIO (foo I#)` built by `build` with rts_apply/rts_mkInt.
-            let r = unsafe { sched::eval_io(closure, &mut env) };
-            std::hint::black_box(r.ok());
-            // SAFETY: `t` is still live (loop-owned storage).
-            unsafe { sched::finish_thread(t) };
+            unsafe { sched::init_thread(tso, stack, 1, no, self.graph) };
+            std::hint::black_box(sched::schedule_wait_thread(&mut cx, rts, tso));
         }
     }
 
     fn check_status(&self, iters: u64) {
         for _ in 0..iters {
-            let r = api::check_sched_status("c_function", std::hint::black_box(self.cap));
+            let cap = std::hint::black_box(self.cap);
+            let r = api::check_sched_status(cap, || "c_function".into());
             debug_assert_eq!(r.ok(), Some(StatusAction::Continue));
         }
     }
@@ -528,7 +512,7 @@ impl Held {
             if room >= HEADROOM_WORDS {
                 std::hint::black_box(g.nursery().alloc(room - HEADROOM_WORDS + 1));
             }
-            let alive = rts.prepare_nursery(&mut g);
+            let (_, alive) = rts.prepare_nursery(g);
             debug_assert!(alive, "the RTS shut down under a phase loop");
         }
         // The graph was reclaimed with the nursery.
@@ -537,205 +521,5 @@ impl Held {
     }
 }
 
-/// The evaluator's environment for `Schedule`: the body runs, the result `I#` is bump-allocated
-/// on the held capability (as `rts_inCall`'s own environment does).
-struct NurseryEnv<'a> {
-    held: &'a mut Held,
-}
-
-impl sched::EvalEnv for NurseryEnv<'_> {
-    fn call_body(&mut self, f: IoIntFn, x: i64) -> Result<i64, Failure> {
-        // SAFETY: `f` is the body of foo's `Int -> IO Int` closure (checked by the evaluator).
-        Ok(unsafe { f(x) })
-    }
-
-    fn alloc_int(&mut self, v: i64) -> Result<ClosurePtr, Failure> {
-        let mut g = self.held.guard();
-        let p = g
-            .nursery()
-            .alloc(heap::INT_WORDS)
-            .ok_or(Failure::HeapOverflow)?;
-        g.cap()
-            .stats
-            .nursery_bytes((heap::INT_WORDS * heap::WORD_BYTES) as u64);
-        // SAFETY: `p` has INT_WORDS fresh words from the nursery.
-        Ok(unsafe { heap::write_int(p.as_ptr(), v) })
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::policy::PolicySet;
-    use crate::rts::Config;
-    use std::sync::Mutex;
-
-    /// Tests that start their own RTS instance run one at a time.
-    static SERIAL: Mutex<()> = Mutex::new(());
-
-    /// Nursery small enough that allocating phases reclaim it several times in a test.
-    const SMALL_NURSERY: usize = 64 * 1024;
-
-    fn with_rts(policy: PolicySet, caps: u32, f: impl FnOnce(&'static Rts)) {
-        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-        let rts = crate::hs_init_with(Config {
-            n_capabilities: caps,
-            nursery_bytes: SMALL_NURSERY,
-            policy,
-            ..Config::default()
-        })
-        .expect("hs_init");
-        /// Shuts the instance down even when `f` panics, so later tests can start theirs.
-        struct Exit;
-        impl Drop for Exit {
-            fn drop(&mut self) {
-                crate::hs_exit();
-            }
-        }
-        let _exit = Exit;
-        f(rts);
-    }
-
-    fn assert_nothing_held(rts: &Rts, phase: IsolatedPhase) {
-        let t = task::my_task().unwrap().expect("the loop left a Task");
-        // SAFETY: this thread's live Task.
-        let stopped = unsafe { t.as_ref() }.is_stopped();
-        assert!(stopped, "{phase:?} left an InCall");
-        for i in 0..rts.n_capabilities() {
-            assert!(
-                !rts.cap(i).is_busy_hint(),
-                "{phase:?} left capability {i} held"
-            );
-        }
-    }
-
-    #[test]
-    fn names_are_unique_and_every_phase_but_the_release_halves_has_a_variant() {
-        for (i, p) in IsolatedPhase::ALL.iter().enumerate() {
-            assert_eq!(IsolatedPhase::from_name(p.name()), Some(*p));
-            assert!(IsolatedPhase::ALL[..i].iter().all(|q| q.name() != p.name()));
-        }
-        // cap_release and incall_pop are measured inside the cap_* and incall_* pairs.
-        for phase in Phase::ALL {
-            let has = IsolatedPhase::ALL.iter().any(|v| v.phase() == phase);
-            let paired = matches!(phase, Phase::CapRelease | Phase::IncallPop);
-            assert_eq!(has, !paired, "{phase}");
-        }
-    }
-
-    #[test]
-    fn new_without_an_rts_is_an_error_naming_the_call() {
-        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-        if rts::current().is_some_and(|r| !r.is_exited()) {
-            return; // another test binary state; the checked case needs no live instance
-        }
-        let e = PhaseLoop::new(IsolatedPhase::MkInt).unwrap_err();
-        assert!(e.to_string().contains("PhaseLoop::new"), "{e}");
-    }
-
-    #[test]
-    fn every_phase_runs_and_leaves_nothing_held() {
-        for policy in [PolicySet::lockfree(), PolicySet::ghc()] {
-            for caps in [1, 2] {
-                with_rts(policy, caps, |rts| {
-                    for &phase in IsolatedPhase::ALL {
-                        let mut l = PhaseLoop::new(phase).unwrap();
-                        l.run(0);
-                        // Enough operations to reclaim the small nursery several times.
-                        l.run(if phase == IsolatedPhase::CapContended {
-                            500
-                        } else {
-                            10_000
-                        });
-                        drop(l);
-                        assert_nothing_held(rts, phase);
-                    }
-                });
-            }
-        }
-    }
-
-    #[test]
-    fn a_thread_inside_a_call_in_is_refused() {
-        with_rts(PolicySet::lockfree(), 1, |_| {
-            let cap = api::lock().unwrap();
-            let e = PhaseLoop::new(IsolatedPhase::TaskLookupHot).unwrap_err();
-            assert!(matches!(e, CallInError::TaskNotStopped), "{e}");
-            api::unlock(cap).unwrap();
-        });
-    }
-
-    #[test]
-    fn incall_phases_use_and_empty_the_spare_list() {
-        with_rts(PolicySet::lockfree(), 1, |_| {
-            let t = task::get_my_task().unwrap();
-            // SAFETY: this thread's live Task.
-            let task = unsafe { t.as_ref() };
-            PhaseLoop::new(IsolatedPhase::IncallSpare).unwrap().run(10);
-            assert!(task.n_spare_incalls.get() >= 1);
-            PhaseLoop::new(IsolatedPhase::IncallNoSpare)
-                .unwrap()
-                .run(10);
-            assert_eq!(task.n_spare_incalls.get(), 0);
-        });
-    }
-
-    #[test]
-    fn task_lookup_first_creates_a_task_per_operation() {
-        with_rts(PolicySet::lockfree(), 1, |_| {
-            let (created, _) = crate::stats::tasks();
-            PhaseLoop::new(IsolatedPhase::TaskLookupFirst)
-                .unwrap()
-                .run(25);
-            let (after, _) = crate::stats::tasks();
-            // Other tests may create tasks concurrently; ours made at least 25.
-            assert!(after - created >= 25, "{created} -> {after}");
-        });
-    }
-
-    #[cfg(feature = "stats")]
-    fn delta(rts: &Rts, f: impl FnOnce()) -> crate::stats::CapCounters {
-        let before = rts.stats().total();
-        f();
-        rts.stats().total() - before
-    }
-
-    #[cfg(feature = "stats")]
-    #[test]
-    fn stats_move_as_each_policy_says() {
-        const N: u64 = 100;
-        for policy in [PolicySet::lockfree(), PolicySet::ghc()] {
-            let ghc = policy == PolicySet::ghc();
-            with_rts(policy, 2, |rts| {
-                let run_n = |p: IsolatedPhase, n: u64| {
-                    let mut l = PhaseLoop::new(p).unwrap();
-                    delta(rts, || l.run(n))
-                };
-                let run = |p: IsolatedPhase| run_n(p, N);
-                let d = run(IsolatedPhase::MkInt);
-                assert_eq!(d.nursery_bytes, N * 16, "mk_int allocates one I# each");
-                let d = run(IsolatedPhase::Apply);
-                assert_eq!(d.nursery_bytes, N * 32, "apply allocates one thunk each");
-                // 20 GHC-mode threads (20 KiB) fit in the nursery: no relock in between.
-                let d = run_n(IsolatedPhase::CreateThread, 20);
-                assert_eq!(d.tsos_allocated, if ghc { 20 } else { 0 });
-                assert_eq!(d.lock_acquisitions, if ghc { 20 } else { 0 }, "sched_mutex");
-                let d = run(IsolatedPhase::Schedule);
-                assert_eq!(d.nursery_bytes, N * 16, "the result I#");
-                let d = run(IsolatedPhase::CapUncontended);
-                assert_eq!(
-                    d.lock_acquisitions,
-                    if ghc { 2 * N } else { 0 },
-                    "cap->lock"
-                );
-                let d = run(IsolatedPhase::Gc);
-                assert_eq!(d.stw_gcs, if ghc { N } else { 0 });
-                assert!(d.nursery_resets >= N, "{d:?}");
-                let d = run(IsolatedPhase::CheckStatus);
-                assert_eq!(d.nursery_bytes, 0);
-                let d = run(IsolatedPhase::GetInt);
-                assert_eq!(d.nursery_bytes, 0);
-            });
-        }
-    }
-}
+mod test;

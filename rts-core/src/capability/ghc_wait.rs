@@ -2,14 +2,14 @@
 //! returning tasks, and a per-task condition variable.
 //!
 //! Port of `waitForCapability` / `waitForReturnCapability` / `releaseCapability_` /
-//! `giveCapabilityToTask` (`rts/Capability.c`, GHC-CALLIN.md §4). Faithful to GHC's serialising
-//! points: every acquisition and release takes `cap->lock`; a waiter queues on one capability for
-//! good; a release signals the head of the queue but leaves the capability free, so a newcomer
-//! can take it first (barging) and the woken waiter goes back to sleep.
+//! `giveCapabilityToTask` (`rts/Capability.c`). Faithful to GHC's serialising points: every
+//! acquisition and release takes `cap->lock`; a waiter queues on one capability for good; a
+//! release signals the head of the queue but leaves the capability free, so a newcomer can take
+//! it first (barging) and the woken waiter goes back to sleep (`README.md`, "GHC's protocol").
 
 use std::collections::VecDeque;
 
-use crate::capability::Capability;
+use super::{Capability, CapabilityGuard};
 use crate::sync::{Condvar, Mutex};
 
 /// A task sleeping in `waitForReturnCapability` (GHC: `task->lock`, `task->cond`, `task->wakeup`).
@@ -53,13 +53,13 @@ pub(crate) struct GhcCapState {
 }
 
 impl Capability {
-    /// Port of `waitForCapability` on one chosen capability. Returns the number of mutex
+    /// Port of `waitForCapability` on one chosen capability. Also returns the number of mutex
     /// acquisitions it took (for the stats) and whether it had to wait.
-    pub(crate) fn acquire_ghc(&self) -> (u64, bool) {
+    pub(crate) fn acquire_ghc(&self) -> (CapabilityGuard<'_>, u64, bool) {
         let mut locks = 1;
         let mut q = self.ghc.lock.lock();
-        if self.try_grab() {
-            return (locks, false);
+        if let Some(g) = self.try_grab() {
+            return (g, locks, false);
         }
         let me = GhcWaiter::default();
         q.0.push_back(&me);
@@ -73,10 +73,9 @@ impl Capability {
             }
             let head = *q.0.front().expect("a queued waiter is in the queue");
             if std::ptr::eq(head, &me) {
-                let got = self.try_grab();
-                debug_assert!(got, "free capability under cap->lock");
+                let got = self.try_grab().expect("a free capability under cap->lock");
                 q.0.pop_front();
-                return (locks, true);
+                return (got, locks, true);
             }
             // SAFETY: `head` is queued, so its frame is alive while we hold `cap->lock`.
             unsafe { (*head).signal() };
@@ -84,15 +83,17 @@ impl Capability {
     }
 
     /// `tryGrabCapability` under `cap->lock`: take it only if free, never wait.
-    pub(crate) fn try_acquire_ghc(&self) -> bool {
+    pub(crate) fn try_acquire_ghc(&self) -> Option<CapabilityGuard<'_>> {
         let _q = self.ghc.lock.lock();
         self.try_grab()
     }
+}
 
+impl CapabilityGuard<'_> {
     /// Port of `releaseCapability_` under `cap->lock`. Returns true if the capability was left
     /// idle with nobody queued (the caller then writes `last_free_capability`).
-    pub(crate) fn release_ghc(&self) -> bool {
-        let q = self.ghc.lock.lock();
+    pub(crate) fn release_ghc(self) -> bool {
+        let q = self.cap.ghc.lock.lock();
         self.force_release();
         match q.0.front() {
             Some(&head) => {

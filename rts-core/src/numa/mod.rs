@@ -1,18 +1,22 @@
 //! Thread and memory placement on NUMA nodes: binding the calling thread to a capability's or a
-//! node's CPUs, finding the node a thread is bound to, and first-touching a nursery.
+//! node's CPUs (`rts_setInCallCapability`, `rts_pinThreadToNumaNode`), finding the node a thread
+//! is bound to, and placing nurseries (`placement.rs`).
 //!
-//! Port of `setThreadAffinity` / `setThreadNode` (`rts/posix/OSThreads.c`). The CPU sets come
+//! Port of `rts_setInCallCapability` / `rts_pinThreadToNumaNode` (`rts/RtsAPI.c`) and
+//! `setThreadAffinity` / `setThreadNode` (`rts/posix/OSThreads.c`). [`bind_current_thread`] is
+//! the one binding primitive, also the harness's. The CPU sets come
 //! from the configuration (`NumaConfig::node_cpus`, filled by the harness from hwloc); without
 //! them, a capability binds to CPU `cap mod ncpus` as GHC's `-qa` does, and a node has no CPU set
 //! to bind to (the Task's node is still set, so selection honours it). On a synthetic topology
 //! the harness leaves `node_cpus` empty, so binding is a no-op there.
 
+use crate::config::NumaConfig;
 use crate::error::CallInError;
-use crate::nursery::Nursery;
-use crate::rts::{self, NumaConfig};
+use crate::rts;
+use crate::task;
 
-/// Page size assumed for first touch: touching every 4 KiB also touches every larger page.
-const TOUCH_STRIDE: usize = 4096;
+mod placement;
+pub use placement::NurseryHome;
 
 /// Bind the calling thread to the CPUs of `cpus` (Linux `sched_setaffinity`); `call` names the
 /// caller in the error. The harness binds its driver threads through this too.
@@ -41,8 +45,51 @@ pub fn bind_current_thread(cpus: &[usize], call: &'static str) -> Result<(), Cal
     Ok(())
 }
 
-/// `rts_setInCallCapability(cap, affinity != 0)`: bind to the capability's CPUs.
-pub(crate) fn bind_to_capability(cap: u32) -> Result<(), CallInError> {
+/// Port of `rts_setInCallCapability(pref, affinity)`: this thread's calls prefer capability
+/// `pref` (modulo the enabled ones, GHC's `preferred_capability`); with `affinity`, the thread is
+/// also bound to that capability's CPUs.
+pub(crate) fn set_incall_capability(pref: i32, affinity: bool) -> Result<(), CallInError> {
+    let call = "rts_setInCallCapability";
+    if pref < 0 {
+        return Err(CallInError::BadArgument {
+            call,
+            detail: format!("capability index {pref} is negative"),
+        });
+    }
+    let t = task::get_my_task().map_err(|_| CallInError::ThreadExiting { call })?;
+    // SAFETY: this thread's live Task.
+    unsafe { t.as_ref() }.preferred_capability.set(pref);
+    if affinity {
+        bind_to_capability(pref as u32)?;
+    }
+    Ok(())
+}
+
+/// Port of `rts_pinThreadToNumaNode(node)`: this thread's Task prefers capabilities on `node`
+/// (GHC `task->node`), and the thread is bound to the node's CPUs when they are known.
+pub(crate) fn pin_thread_to_numa_node(node: i32) -> Result<(), CallInError> {
+    let call = "rts_pinThreadToNumaNode";
+    let rts = rts::current()
+        .filter(|r| !r.is_exited())
+        .ok_or(CallInError::NotInitialised { call })?;
+    let n_nodes = rts.config().numa.n_nodes as i32;
+    if !(0..n_nodes).contains(&node) {
+        return Err(CallInError::BadArgument {
+            call,
+            detail: format!("NUMA node {node} does not exist (nodes 0..{})", n_nodes - 1),
+        });
+    }
+    let t = task::get_my_task().map_err(|_| CallInError::ThreadExiting { call })?;
+    // SAFETY: this thread's live Task.
+    let task = unsafe { t.as_ref() };
+    task.node.set(node as u32);
+    task.node_set.set(true);
+    bind_to_node(node as u32)
+}
+
+/// `rts_setInCallCapability`'s binding: to the capability's node's CPUs, else to CPU
+/// `cap mod ncpus` as GHC's `-qa` does.
+fn bind_to_capability(cap: u32) -> Result<(), CallInError> {
     let call = "rts_setInCallCapability";
     let Some(rts) = rts::current() else {
         return Err(CallInError::NotInitialised { call });
@@ -58,8 +105,8 @@ pub(crate) fn bind_to_capability(cap: u32) -> Result<(), CallInError> {
     }
 }
 
-/// `rts_pinThreadToNumaNode(node)`: bind to the node's CPUs when they are known.
-pub(crate) fn bind_to_node(node: u32) -> Result<(), CallInError> {
+/// `rts_pinThreadToNumaNode`'s binding: to the node's CPUs when they are known.
+fn bind_to_node(node: u32) -> Result<(), CallInError> {
     let call = "rts_pinThreadToNumaNode";
     let Some(rts) = rts::current() else {
         return Err(CallInError::NotInitialised { call });
@@ -104,21 +151,4 @@ pub(crate) fn node_of_calling_thread(numa: &NumaConfig) -> Option<u32> {
     // SAFETY: sched_getcpu has no preconditions.
     let cpu = unsafe { libc::sched_getcpu() };
     usize::try_from(cpu).ok().and_then(node_of)
-}
-
-/// Write one byte of every page of `n`'s current buffer, so the calling thread's node backs it
-/// (first touch; Note [nursery placement] in rts.rs). Returns the buffer's address and size.
-pub(crate) fn first_touch(n: &mut Nursery) -> (usize, usize) {
-    let bytes = n.size_bytes();
-    // A zero-word allocation returns the bump pointer, which is the buffer's base when fresh.
-    let base = n
-        .alloc(0)
-        .expect("a zero-word allocation always fits")
-        .as_ptr() as *mut u8;
-    for off in (0..bytes).step_by(TOUCH_STRIDE) {
-        // SAFETY: `off < bytes`, the size of the buffer starting at `base`, which `n` owns and
-        // nobody else can reach yet. The buffer was zero-allocated, so writing 0 changes nothing.
-        unsafe { std::ptr::write_volatile(base.add(off), 0) };
-    }
-    (base as usize, bytes)
 }
