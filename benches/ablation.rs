@@ -19,7 +19,7 @@ use rts_core::PolicySet;
 const CONFIGS: &[(u32, u32)] = &[(1, 1), (2, 2)];
 
 fn ablation(c: &mut Criterion) {
-    let mut sets = vec![PolicySet::lockfree(), PolicySet::ghc()];
+    let mut sets = vec![PolicySet::DEFAULT, PolicySet::GHC];
     sets.extend(ablation::sets().iter().map(|s| s.policy));
     for policy in sets {
         let id = policy.label();

@@ -14,17 +14,17 @@ use rts_core::policy::{POLICY_SET_DEFAULT, POLICY_SET_GHC};
 use rts_core::scaffolding::phases::{IsolatedPhase, PhaseLoop};
 
 /// A policy set's label and its constructor.
-type NamedPolicy = (&'static str, fn() -> PolicySet);
+type NamedPolicy = (&'static str, PolicySet);
 
 const POLICIES: [NamedPolicy; 2] = [
-    (POLICY_SET_DEFAULT, PolicySet::lockfree),
-    (POLICY_SET_GHC, PolicySet::ghc),
+    (POLICY_SET_DEFAULT, PolicySet::DEFAULT),
+    (POLICY_SET_GHC, PolicySet::GHC),
 ];
 
 fn call_counts(c: &mut Criterion<CounterMeasurement>) {
     let target = rts_core_cell::c_function_target();
     for (name, policy) in POLICIES {
-        rts_core_cell::with_instance(policy(), 1, || {
+        rts_core_cell::with_instance(policy, 1, || {
             let mut g = c.benchmark_group("counters/c_function");
             g.throughput(Throughput::Elements(1));
             g.bench_function(BenchmarkId::from_parameter(name), |b| {
@@ -44,7 +44,7 @@ fn call_counts(c: &mut Criterion<CounterMeasurement>) {
 /// `iters` operations of the phase with it, so the phase's set-up stays outside the count.
 fn phase_counts(c: &mut Criterion<CounterMeasurement>, counter: &CounterMeasurement) {
     for (name, policy) in POLICIES {
-        rts_core_cell::with_instance(policy(), 1, || {
+        rts_core_cell::with_instance(policy, 1, || {
             for &phase in IsolatedPhase::ALL {
                 if phase == IsolatedPhase::CapContended {
                     continue; // needs a second thread, which the counter does not observe

@@ -23,8 +23,8 @@ fn numa(c: &mut Criterion) {
     let machine = Machine::host().expect("host topology (hwloc)");
     let threads = experiment::threads_for(&machine);
     for (label, policy) in [
-        (POLICY_SET_DEFAULT, PolicySet::lockfree()),
-        (POLICY_SET_GHC, PolicySet::ghc()),
+        (POLICY_SET_DEFAULT, PolicySet::DEFAULT),
+        (POLICY_SET_GHC, PolicySet::GHC),
     ] {
         let mut g = c.benchmark_group(format!("numa/c_function/{label}"));
         g.throughput(Throughput::Elements(1));

@@ -24,8 +24,8 @@ fn timed(phase: IsolatedPhase, iters: u64) -> Duration {
 
 fn phases(c: &mut Criterion) {
     for (label, policy) in [
-        (POLICY_SET_DEFAULT, PolicySet::lockfree()),
-        (POLICY_SET_GHC, PolicySet::ghc()),
+        (POLICY_SET_DEFAULT, PolicySet::DEFAULT),
+        (POLICY_SET_GHC, PolicySet::GHC),
     ] {
         rts_core_cell::with_instance(policy, CAPS, || {
             for &phase in IsolatedPhase::ALL {

@@ -11,8 +11,8 @@ use rts_core::policy::{POLICY_SET_DEFAULT, POLICY_SET_GHC};
 
 fn selection(c: &mut Criterion) {
     for (label, policy) in [
-        (POLICY_SET_DEFAULT, PolicySet::lockfree()),
-        (POLICY_SET_GHC, PolicySet::ghc()),
+        (POLICY_SET_DEFAULT, PolicySet::DEFAULT),
+        (POLICY_SET_GHC, PolicySet::GHC),
     ] {
         for &case in Case::for_policy(&policy) {
             let mut g = c.benchmark_group(format!("selection/{}/{label}", case.name()));

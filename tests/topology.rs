@@ -152,7 +152,7 @@ fn config(n_caps: u32, numa: rts_core::NumaConfig) -> Config {
         n_capabilities: n_caps,
         max_capabilities: n_caps,
         nursery_bytes: 64 << 10,
-        policy: PolicySet::lockfree(),
+        policy: PolicySet::DEFAULT,
         numa,
     }
 }

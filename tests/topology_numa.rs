@@ -44,7 +44,7 @@ fn a_local_row_on_the_host_is_measured_with_no_remote_acquisitions() {
         &host,
         local,
         callin_vocab::POLICY_SET_DEFAULT,
-        PolicySet::lockfree(),
+        PolicySet::DEFAULT,
         &plan,
     )
     .unwrap();

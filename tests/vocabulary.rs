@@ -37,8 +37,8 @@ fn rts_core_systems_run_policy_sets_rts_core_parses_and_labels_alike() {
         assert_eq!(policy.label(), set, "{system}: label == vocabulary name");
         assert_eq!(System::of_policy_set(&policy.label()), Some(system));
     }
-    assert_eq!(PolicySet::lockfree().label(), POLICY_SET_DEFAULT);
-    assert_eq!(PolicySet::ghc().label(), POLICY_SET_GHC);
+    assert_eq!(PolicySet::DEFAULT.label(), POLICY_SET_DEFAULT);
+    assert_eq!(PolicySet::GHC.label(), POLICY_SET_GHC);
 }
 
 #[test]

@@ -105,7 +105,7 @@ impl Default for Config {
             n_capabilities: 0,
             max_capabilities: 0,
             nursery_bytes: DEFAULT_NURSERY_BYTES,
-            policy: PolicySet::lockfree(),
+            policy: PolicySet::DEFAULT,
             numa: NumaConfig::default(),
         }
     }

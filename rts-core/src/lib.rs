@@ -10,7 +10,7 @@
 //! lifecycle (`hs_init`, `hs_exit`, `setNumCapabilities`) are `rts.rs`, its configuration
 //! `config.rs` and `rts_flags.rs`, the NUMA placement of threads and nurseries [`numa`].
 //! Every design choice on that path is a [`PolicySet`] value, with GHC's own choices as
-//! [`PolicySet::ghc`]. [`ffi`] is the only `extern "C"` surface; the C headers are in
+//! [`PolicySet::GHC`]. [`ffi`] is the only `extern "C"` surface; the C headers are in
 //! `include/` and the compiled `c_function` stub in `stub/` ([`stub`]).
 //!
 //! The public API is what a Rust host needs (the C API, [`hs_init_with`], the configuration,

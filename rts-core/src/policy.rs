@@ -145,34 +145,30 @@ impl Axis {
 
 impl PolicySet {
     /// The default: every lock-free choice (policy set [`POLICY_SET_DEFAULT`]).
-    pub const fn lockfree() -> PolicySet {
-        PolicySet {
-            select: SelectPolicy::LockFree,
-            wait: WaitPolicy::SpinPark,
-            thread_objects: ThreadObjects::ReusePerInCall,
-            thread_ids: ThreadIds::PerCapability,
-            gc: GcPolicy::PerCapability,
-            layout: NurseryLayout::Contiguous,
-        }
-    }
+    pub const DEFAULT: PolicySet = PolicySet {
+        select: SelectPolicy::LockFree,
+        wait: WaitPolicy::SpinPark,
+        thread_objects: ThreadObjects::ReusePerInCall,
+        thread_ids: ThreadIds::PerCapability,
+        gc: GcPolicy::PerCapability,
+        layout: NurseryLayout::Contiguous,
+    };
 
     /// Every choice as GHC makes it, to validate the model against the real RTS (policy set
     /// [`POLICY_SET_GHC`]).
-    pub const fn ghc() -> PolicySet {
-        PolicySet {
-            select: SelectPolicy::Ghc,
-            wait: WaitPolicy::Ghc,
-            thread_objects: ThreadObjects::FreshInNursery,
-            thread_ids: ThreadIds::GlobalLock,
-            gc: GcPolicy::StopTheWorld,
-            layout: NurseryLayout::Blocks,
-        }
-    }
+    pub const GHC: PolicySet = PolicySet {
+        select: SelectPolicy::Ghc,
+        wait: WaitPolicy::Ghc,
+        thread_objects: ThreadObjects::FreshInNursery,
+        thread_ids: ThreadIds::GlobalLock,
+        gc: GcPolicy::StopTheWorld,
+        layout: NurseryLayout::Blocks,
+    };
 
     /// The named sets, `(name, set)`.
     const NAMED: [(&'static str, PolicySet); 2] = [
-        (POLICY_SET_DEFAULT, PolicySet::lockfree()),
-        (POLICY_SET_GHC, PolicySet::ghc()),
+        (POLICY_SET_DEFAULT, PolicySet::DEFAULT),
+        (POLICY_SET_GHC, PolicySet::GHC),
     ];
 
     /// Parse a [`label`](Self::label): `default`, `ghc`, or a named set with axes taken from the
@@ -237,7 +233,7 @@ impl PolicySet {
 
 impl Default for PolicySet {
     fn default() -> Self {
-        Self::lockfree()
+        Self::DEFAULT
     }
 }
 
@@ -253,13 +249,13 @@ mod tests {
 
     #[test]
     fn labels_name_the_nearer_set_and_parse_back() {
-        assert_eq!(PolicySet::lockfree().label(), "default");
-        assert_eq!(PolicySet::ghc().label(), "ghc");
+        assert_eq!(PolicySet::DEFAULT.label(), "default");
+        assert_eq!(PolicySet::GHC.label(), "ghc");
         for axis in Axis::ALL {
-            let d = axis.switch(PolicySet::lockfree(), PolicySet::ghc());
+            let d = axis.switch(PolicySet::DEFAULT, PolicySet::GHC);
             assert_eq!(d.label(), format!("default+{}=ghc", axis.name()));
             assert_eq!(PolicySet::parse(&d.label()), Ok(d));
-            let g = axis.switch(PolicySet::ghc(), PolicySet::lockfree());
+            let g = axis.switch(PolicySet::GHC, PolicySet::DEFAULT);
             assert_eq!(g.label(), format!("ghc+{}=default", axis.name()));
             assert_eq!(PolicySet::parse(&g.label()), Ok(g));
         }

@@ -262,7 +262,7 @@ mod tests {
         let c = parse_options(&strings(&["-N3", "-A4m", "--policy=ghc"])).unwrap();
         assert_eq!(c.n_capabilities, 3);
         assert_eq!(c.nursery_bytes, 4 << 20);
-        assert_eq!(c.policy, PolicySet::ghc());
+        assert_eq!(c.policy, PolicySet::GHC);
         // strtol takes the leading digits, as GHC does.
         assert_eq!(
             parse_options(&strings(&["-N2x"])).unwrap().n_capabilities,

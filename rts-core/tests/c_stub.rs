@@ -10,7 +10,7 @@ use rts_core::PolicySet;
 #[test]
 fn compiled_stub_returns_x_plus_one_from_1_2_and_8_threads() {
     let f = rts_core::stub::c_function();
-    for p in [PolicySet::lockfree(), PolicySet::ghc()] {
+    for p in [PolicySet::DEFAULT, PolicySet::GHC] {
         let _rts = start(2, p);
         for threads in [1i64, 2, 8] {
             let hs: Vec<_> = (0..threads)

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use common::{FOO, call, start};
 use rts_core::PolicySet;
 
-const POLICIES: [PolicySet; 2] = [PolicySet::ghc(), PolicySet::lockfree()];
+const POLICIES: [PolicySet; 2] = [PolicySet::GHC, PolicySet::DEFAULT];
 
 #[test]
 fn every_result_is_x_plus_one_on_one_thread() {
@@ -130,7 +130,7 @@ fn set_num_capabilities_grows_and_shrinks_under_load() {
 
 #[test]
 fn short_lived_threads_leave_no_task_behind() {
-    let _rts = start(2, PolicySet::lockfree());
+    let _rts = start(2, PolicySet::DEFAULT);
     call(&FOO, 1); // this thread's own task exists from here on
     let before = rts_core::scaffolding::live_tasks();
     for round in 0..10 {
@@ -150,11 +150,11 @@ fn short_lived_threads_leave_no_task_behind() {
 #[test]
 fn calls_after_exit_and_reinit_work_on_a_fresh_instance() {
     let g1 = {
-        let _rts = start(2, PolicySet::lockfree());
+        let _rts = start(2, PolicySet::DEFAULT);
         assert_eq!(call(&FOO, 41), 42);
         rts_core::current().unwrap().generation
     };
-    let _rts = start(1, PolicySet::ghc());
+    let _rts = start(1, PolicySet::GHC);
     assert_eq!(
         call(&FOO, 41),
         42,

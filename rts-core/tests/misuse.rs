@@ -24,7 +24,7 @@ fn first_exit(f: impl FnOnce()) -> (String, ExitKind) {
 
 #[test]
 fn unlock_of_a_capability_this_thread_does_not_hold() {
-    let _rts = start(2, PolicySet::lockfree());
+    let _rts = start(2, PolicySet::DEFAULT);
     let (msg, kind) = first_exit(|| {
         // SAFETY: exercising misuse: a capability pointer held by nobody on this thread.
         unsafe {
@@ -47,7 +47,7 @@ fn unlock_of_a_capability_this_thread_does_not_hold() {
 
 #[test]
 fn unlock_with_no_call_in_progress() {
-    let _rts = start(1, PolicySet::lockfree());
+    let _rts = start(1, PolicySet::DEFAULT);
     let (msg, _) = first_exit(|| {
         // SAFETY: exercising misuse with a garbage pointer; it is compared, never dereferenced.
         unsafe { rts_unlock(0x1234 as *const _) }
@@ -60,7 +60,7 @@ fn unlock_with_no_call_in_progress() {
 
 #[test]
 fn get_int_of_something_that_is_not_an_int() {
-    let _rts = start(1, PolicySet::lockfree());
+    let _rts = start(1, PolicySet::DEFAULT);
     let (msg, kind) = first_exit(|| {
         // SAFETY: exercising misuse: an application thunk passed to rts_getInt.
         unsafe {
@@ -80,7 +80,7 @@ fn get_int_of_something_that_is_not_an_int() {
 
 #[test]
 fn get_int_of_a_pointer_outside_the_nursery() {
-    let _rts = start(1, PolicySet::lockfree());
+    let _rts = start(1, PolicySet::DEFAULT);
     let local = [0usize; 2];
     let (msg, _) = first_exit(|| {
         // SAFETY: exercising misuse: the pointer is range-checked before any read.
@@ -98,7 +98,7 @@ fn get_int_of_a_pointer_outside_the_nursery() {
 
 #[test]
 fn null_capability_pointer_to_in_call() {
-    let _rts = start(1, PolicySet::lockfree());
+    let _rts = start(1, PolicySet::DEFAULT);
     let (msg, _) = first_exit(|| {
         // SAFETY: exercising misuse: null `Capability **` is reported before use.
         unsafe {
@@ -114,7 +114,7 @@ fn null_capability_pointer_to_in_call() {
 
 #[test]
 fn apply_with_a_null_closure() {
-    let _rts = start(1, PolicySet::lockfree());
+    let _rts = start(1, PolicySet::DEFAULT);
     let (msg, _) = first_exit(|| {
         // SAFETY: exercising misuse: null closure.
         unsafe {
@@ -128,7 +128,7 @@ fn apply_with_a_null_closure() {
 
 #[test]
 fn double_init_with_a_different_capability_count() {
-    let _rts = start(2, PolicySet::lockfree());
+    let _rts = start(2, PolicySet::DEFAULT);
     let err = rts_core::hs_init_with(rts_core::Config {
         n_capabilities: 3,
         ..Default::default()
@@ -158,7 +158,7 @@ fn reenter_unsafely(x: i64) -> i64 {
 
 #[test]
 fn rts_lock_reentered_from_inside_a_call() {
-    let _rts = start(1, PolicySet::lockfree());
+    let _rts = start(1, PolicySet::DEFAULT);
     let (msg, _) = first_exit(|| {
         call(&UNSAFE_REENTRY, 1);
     });
@@ -172,7 +172,7 @@ fn rts_lock_reentered_from_inside_a_call() {
 
 #[test]
 fn calls_after_hs_exit() {
-    let rts = start(1, PolicySet::lockfree());
+    let rts = start(1, PolicySet::DEFAULT);
     drop(rts);
     let (msg, _) = first_exit(|| {
         // SAFETY: exercising misuse: rts_lock after shutdown returns NULL after the report.
@@ -192,7 +192,7 @@ fn throws(_: i64) -> i64 {
 
 #[test]
 fn uncaught_exception_ends_the_call_killed() {
-    let _rts = start(1, PolicySet::lockfree());
+    let _rts = start(1, PolicySet::DEFAULT);
     let (msg, kind) = first_exit(|| {
         assert_eq!(
             call(&THROWS, 1),
@@ -219,7 +219,7 @@ fn hog(x: i64) -> i64 {
 
 #[test]
 fn heap_exhausted_ends_the_call() {
-    let _rts = start(1, PolicySet::lockfree());
+    let _rts = start(1, PolicySet::DEFAULT);
     let (msg, kind) = first_exit(|| {
         call(&HOG, 1);
     });
@@ -229,7 +229,7 @@ fn heap_exhausted_ends_the_call() {
 
 #[test]
 fn set_num_capabilities_out_of_range_and_bad_numa_arguments() {
-    let _rts = start(1, PolicySet::lockfree());
+    let _rts = start(1, PolicySet::DEFAULT);
     let (msg, _) = first_exit(|| {
         // SAFETY: exercising misuse: the count is checked.
         unsafe { setNumCapabilities(u32::MAX) }
@@ -260,7 +260,7 @@ fn set_num_capabilities_out_of_range_and_bad_numa_arguments() {
 
 #[test]
 fn hs_thread_done_then_call_again_creates_a_new_task() {
-    let _rts = start(1, PolicySet::lockfree());
+    let _rts = start(1, PolicySet::DEFAULT);
     std::thread::spawn(|| {
         assert_eq!(call(&FOO, 1), 2);
         let t1 = rts_core::scaffolding::my_task().unwrap().unwrap();
@@ -283,7 +283,7 @@ fn hs_thread_done_then_call_again_creates_a_new_task() {
 
 #[test]
 fn preferred_capability_is_used() {
-    let _rts = start(2, PolicySet::lockfree());
+    let _rts = start(2, PolicySet::DEFAULT);
     std::thread::spawn(|| {
         // SAFETY: plain setter.
         unsafe { rts_setInCallCapability(1, 0) };

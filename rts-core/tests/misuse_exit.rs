@@ -26,7 +26,7 @@ extern "C" fn child_exit_fn(code: libc::c_int) {
 fn init(n_caps: u32) {
     rts_core::hs_init_with(Config {
         n_capabilities: n_caps,
-        policy: PolicySet::lockfree(),
+        policy: PolicySet::DEFAULT,
         ..Config::default()
     })
     .expect("hs_init");

@@ -33,7 +33,7 @@ static GLOBAL: Counting = Counting;
 
 #[test]
 fn steady_state_calls_do_not_allocate() {
-    for p in [PolicySet::lockfree(), PolicySet::ghc()] {
+    for p in [PolicySet::DEFAULT, PolicySet::GHC] {
         let _rts = start(1, p);
         for i in 0..5_000 {
             call(&FOO, 1_000 + i); // warm up: Task, InCall, TSO storage, GC bookkeeping

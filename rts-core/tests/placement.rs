@@ -83,7 +83,7 @@ fn nearest_order_follows_distances_not_node_numbers() {
 #[test]
 fn every_capability_is_on_node_i_mod_n() {
     for n in NODE_COUNTS {
-        let rts = standalone(config(3 * n + 1, nodes(n), PolicySet::lockfree()));
+        let rts = standalone(config(3 * n + 1, nodes(n), PolicySet::DEFAULT));
         for i in 0..rts.n_capabilities() {
             assert_eq!(rts.cap(i).node, i % n, "{n} nodes, capability {i}");
         }
@@ -111,7 +111,7 @@ fn an_explicit_map_places_capabilities_and_nurseries() {
         cap_nodes: Some(map.clone()),
         ..NumaConfig::default()
     };
-    let rts = standalone(config(6, numa, PolicySet::lockfree()));
+    let rts = standalone(config(6, numa, PolicySet::DEFAULT));
     for (i, &want) in map.iter().enumerate() {
         assert_eq!(rts.cap(i as u32).node, want, "capability {i}");
         assert_eq!(rts.nursery_homes()[i].node, want, "nursery {i}");
@@ -125,7 +125,7 @@ fn a_map_naming_a_missing_node_is_rejected() {
         cap_nodes: Some(vec![0, 2]),
         ..NumaConfig::default()
     };
-    let err = scaffolding::standalone(config(2, numa, PolicySet::lockfree())).unwrap_err();
+    let err = scaffolding::standalone(config(2, numa, PolicySet::DEFAULT)).unwrap_err();
     assert!(err.to_string().contains("names node 2"), "{err}");
 }
 
@@ -140,7 +140,7 @@ fn selection_takes_own_node_then_nearest_then_reports_all_busy() {
                 distances: Some(parity_distances(n)),
                 ..NumaConfig::default()
             };
-            let rts = standalone(config(caps, numa, PolicySet::lockfree()));
+            let rts = standalone(config(caps, numa, PolicySet::DEFAULT));
             for task_node in 0..n {
                 fill_from(&rts, task_node);
             }
@@ -197,7 +197,7 @@ fn random_take_and_release_sequences_follow_the_oracle() {
             distances: Some(parity_distances(n)),
             ..NumaConfig::default()
         };
-        let rts = standalone(config(2 * n + 1, numa, PolicySet::lockfree()));
+        let rts = standalone(config(2 * n + 1, numa, PolicySet::DEFAULT));
         let mut held: Vec<SelectedCap<'_>> = Vec::new();
         for _ in 0..4000 {
             let held_set: BTreeSet<u32> = held.iter().map(|s| s.cap().no).collect();
@@ -227,7 +227,7 @@ fn random_take_and_release_sequences_follow_the_oracle() {
 /// queues (`AllBusy` here) although node 1 has free capabilities.
 #[test]
 fn ghc_selection_stays_on_the_task_node() {
-    let rts = standalone(config(4, nodes(2), PolicySet::ghc()));
+    let rts = standalone(config(4, nodes(2), PolicySet::GHC));
     let a = scaffolding::select_free(&rts, 0).unwrap();
     let b = scaffolding::select_free(&rts, 0).unwrap();
     assert_eq!((a.cap().node, b.cap().node), (0, 0));
@@ -240,7 +240,7 @@ fn ghc_selection_stays_on_the_task_node() {
 
 #[test]
 fn selecting_on_a_missing_node_names_it() {
-    let rts = standalone(config(2, nodes(2), PolicySet::lockfree()));
+    let rts = standalone(config(2, nodes(2), PolicySet::DEFAULT));
     let err = scaffolding::select_free(&rts, 5).unwrap_err();
     assert_eq!(
         err,
@@ -256,7 +256,7 @@ fn selecting_on_a_missing_node_names_it() {
 /// its taker sets and checks: a capability handed to two holders at once would trip it.
 #[test]
 fn concurrent_selection_never_hands_out_a_held_capability() {
-    for policy in [PolicySet::lockfree(), PolicySet::ghc()] {
+    for policy in [PolicySet::DEFAULT, PolicySet::GHC] {
         let rts = standalone(config(6, nodes(2), policy));
         let owned: Vec<AtomicBool> = (0..6).map(|_| AtomicBool::new(false)).collect();
         let taken = std::thread::scope(|s| {
@@ -299,7 +299,7 @@ fn nurseries_follow_their_capability_node_with_a_fake_two_node_split() {
         node_cpus: vec![vec![cpus[0]], vec![cpus[1]]],
         ..NumaConfig::default()
     };
-    let rts = standalone(config(4, numa, PolicySet::lockfree()));
+    let rts = standalone(config(4, numa, PolicySet::DEFAULT));
     for h in rts.nursery_homes() {
         let want = cpus[h.capability as usize % 2];
         assert_eq!(h.bind_error, None);

@@ -25,7 +25,7 @@ fn init(n_caps: u32, numa: NumaConfig) -> std::sync::MutexGuard<'static, ()> {
         n_capabilities: n_caps,
         max_capabilities: 8,
         nursery_bytes: 64 << 10,
-        policy: PolicySet::lockfree(),
+        policy: PolicySet::DEFAULT,
         numa,
     })
     .expect("hs_init");

@@ -14,7 +14,7 @@ fn config() -> Config {
     Config {
         n_capabilities: 1,
         nursery_bytes: SMALL_NURSERY,
-        policy: PolicySet::lockfree(),
+        policy: PolicySet::DEFAULT,
         ..Config::default()
     }
 }

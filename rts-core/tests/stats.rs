@@ -27,7 +27,7 @@ fn measure(policy: PolicySet, n: i64) -> CapCounters {
 #[test]
 fn ghc_policy_reproduces_ghc_per_call_figures() {
     let n = 200_000;
-    let d = measure(PolicySet::ghc(), n);
+    let d = measure(PolicySet::GHC, n);
     assert_eq!(d.calls, n as u64);
     let locks = d.lock_acquisitions as f64 / n as f64;
     assert!(
@@ -49,9 +49,9 @@ fn ghc_policy_reproduces_ghc_per_call_figures() {
 }
 
 #[test]
-fn lockfree_policy_takes_no_lock_and_allocates_no_thread_object() {
+fn default_policy_takes_no_lock_and_allocates_no_thread_object() {
     let n = 200_000;
-    let d = measure(PolicySet::lockfree(), n);
+    let d = measure(PolicySet::DEFAULT, n);
     assert_eq!(d.calls, n as u64);
     assert_eq!(d.lock_acquisitions, 0);
     assert_eq!(d.tsos_allocated, 0);

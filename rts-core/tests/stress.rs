@@ -111,13 +111,13 @@ fn oversubscribed(policy: PolicySet) {
 }
 
 #[test]
-fn oversubscribed_lockfree_every_result_checked() {
-    oversubscribed(PolicySet::lockfree());
+fn oversubscribed_default_set_every_result_checked() {
+    oversubscribed(PolicySet::DEFAULT);
 }
 
 #[test]
 fn oversubscribed_ghc_every_result_checked() {
-    oversubscribed(PolicySet::ghc());
+    oversubscribed(PolicySet::GHC);
 }
 
 /// Resident set size in KiB (Linux `/proc/self/statm`), if readable.
@@ -148,7 +148,7 @@ fn spawn_one_call_threads(n: u64, batch: u64) {
 
 #[test]
 fn short_lived_threads_leave_no_task_or_incall() {
-    let _rts = start(CAPS, PolicySet::lockfree());
+    let _rts = start(CAPS, PolicySet::DEFAULT);
     let n = short_lived_threads();
     spawn_one_call_threads(64, 8); // warm-up: allocator arenas, thread stacks
     let (tasks0, incalls0, rss0) = (live_tasks(), live_incalls(), rss_kib());
@@ -206,13 +206,13 @@ fn nested_from_several_threads(policy: PolicySet) {
 }
 
 #[test]
-fn nested_depth_64_from_several_threads_lockfree() {
-    nested_from_several_threads(PolicySet::lockfree());
+fn nested_depth_64_from_several_threads_default_set() {
+    nested_from_several_threads(PolicySet::DEFAULT);
 }
 
 #[test]
 fn nested_depth_64_from_several_threads_ghc() {
-    nested_from_several_threads(PolicySet::ghc());
+    nested_from_several_threads(PolicySet::GHC);
 }
 
 fn set_caps_under_load(policy: PolicySet) {
@@ -261,13 +261,13 @@ fn set_caps_under_load(policy: PolicySet) {
 }
 
 #[test]
-fn set_num_capabilities_grows_and_shrinks_under_load_lockfree() {
-    set_caps_under_load(PolicySet::lockfree());
+fn set_num_capabilities_grows_and_shrinks_under_load_default_set() {
+    set_caps_under_load(PolicySet::DEFAULT);
 }
 
 #[test]
 fn set_num_capabilities_grows_and_shrinks_under_load_ghc() {
-    set_caps_under_load(PolicySet::ghc());
+    set_caps_under_load(PolicySet::GHC);
 }
 
 thread_local! {
@@ -357,13 +357,13 @@ fn exit_with_calls_in_flight(policy: PolicySet) {
 }
 
 #[test]
-fn hs_exit_with_calls_in_flight_lockfree() {
-    exit_with_calls_in_flight(PolicySet::lockfree());
+fn hs_exit_with_calls_in_flight_default_set() {
+    exit_with_calls_in_flight(PolicySet::DEFAULT);
 }
 
 #[test]
 fn hs_exit_with_calls_in_flight_ghc() {
-    exit_with_calls_in_flight(PolicySet::ghc());
+    exit_with_calls_in_flight(PolicySet::GHC);
 }
 
 /// A thread that calls in, then dies between calls without running any destructor (the raw
@@ -378,7 +378,7 @@ extern "C" fn call_then_die(_: *mut libc::c_void) -> *mut libc::c_void {
 
 #[test]
 fn thread_killed_between_calls_leaves_the_rts_usable() {
-    let _rts = start(1, PolicySet::lockfree());
+    let _rts = start(1, PolicySet::DEFAULT);
     let tasks0 = live_tasks();
     let mut th: libc::pthread_t = 0;
     // SAFETY: `call_then_die` has the signature pthread_create expects; `th` is writable.

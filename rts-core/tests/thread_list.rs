@@ -21,7 +21,7 @@ fn policy(ids: ThreadIds, gc: GcPolicy, objects: ThreadObjects) -> PolicySet {
         thread_ids: ids,
         gc,
         thread_objects: objects,
-        ..PolicySet::lockfree()
+        ..PolicySet::DEFAULT
     }
 }
 

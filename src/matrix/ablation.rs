@@ -34,7 +34,7 @@ impl AblationSet {
 
 /// Every ablation set: first the default set with each GHC choice, then the reverse.
 pub fn sets() -> Vec<AblationSet> {
-    let (d, g) = (PolicySet::lockfree(), PolicySet::ghc());
+    let (d, g) = (PolicySet::DEFAULT, PolicySet::GHC);
     let one_way = |direction, base, from| {
         Axis::ALL.map(move |axis| AblationSet {
             axis,
@@ -53,10 +53,10 @@ pub fn contenders() -> Vec<Contender> {
     let mut v = vec![
         Contender::rts_core(
             System::Default,
-            &PolicySet::lockfree().label(),
-            PolicySet::lockfree(),
+            &PolicySet::DEFAULT.label(),
+            PolicySet::DEFAULT,
         ),
-        Contender::rts_core(System::GhcMode, &PolicySet::ghc().label(), PolicySet::ghc()),
+        Contender::rts_core(System::GhcMode, &PolicySet::GHC.label(), PolicySet::GHC),
     ];
     v.extend(sets().iter().map(|s| {
         let system = match s.direction {
@@ -98,7 +98,7 @@ pub fn rows(rounds: u32, round: Duration, bar: &ProgressBar) -> anyhow::Result<V
             .then(|| paired::paired_ratio(&a.rounds_ns, &b.rounds_ns))
             .flatten()
     };
-    let (d, g) = (PolicySet::lockfree().label(), PolicySet::ghc().label());
+    let (d, g) = (PolicySet::DEFAULT.label(), PolicySet::GHC.label());
     let mut rows = Vec::new();
     for set in sets() {
         for &(threads, caps) in CONFIGS {
@@ -128,8 +128,8 @@ mod tests {
         assert_eq!(all.len(), 2 * Axis::ALL.len());
         for s in &all {
             let base = match s.direction {
-                AblationDirection::DefaultWithGhcChoice => PolicySet::lockfree(),
-                AblationDirection::GhcWithDefaultChoice => PolicySet::ghc(),
+                AblationDirection::DefaultWithGhcChoice => PolicySet::DEFAULT,
+                AblationDirection::GhcWithDefaultChoice => PolicySet::GHC,
             };
             assert_ne!(s.policy, base, "{}", s.id());
             let back = s.axis.switch(s.policy, base);

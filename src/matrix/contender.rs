@@ -107,10 +107,10 @@ mod tests {
 
     #[test]
     fn repeated_systems_get_numbered_labels() {
-        let d = || Contender::rts_core(System::Default, "default", PolicySet::lockfree());
+        let d = || Contender::rts_core(System::Default, "default", PolicySet::DEFAULT);
         let mut v = vec![
             d(),
-            Contender::rts_core(System::GhcMode, "ghc-mode", PolicySet::ghc()),
+            Contender::rts_core(System::GhcMode, "ghc-mode", PolicySet::GHC),
             d(),
             d(),
         ];

@@ -41,8 +41,8 @@ pub fn contenders(o: &RunOptions) -> anyhow::Result<Vec<Contender>> {
     let mut out = Vec::new();
     for &s in &o.systems {
         match s {
-            System::Default => out.push(Contender::rts_core(s, s.name(), PolicySet::lockfree())),
-            System::GhcMode => out.push(Contender::rts_core(s, s.name(), PolicySet::ghc())),
+            System::Default => out.push(Contender::rts_core(s, s.name(), PolicySet::DEFAULT)),
+            System::GhcMode => out.push(Contender::rts_core(s, s.name(), PolicySet::GHC)),
             System::RealGhc => out.extend(ghc.iter().cloned()),
         }
     }

@@ -105,8 +105,8 @@ pub fn run(
 /// The policy sets every experiment compares, with the label `numa.json` gives them.
 pub fn policies() -> [(&'static str, PolicySet); 2] {
     [
-        (callin_vocab::POLICY_SET_DEFAULT, PolicySet::lockfree()),
-        (callin_vocab::POLICY_SET_GHC, PolicySet::ghc()),
+        (callin_vocab::POLICY_SET_DEFAULT, PolicySet::DEFAULT),
+        (callin_vocab::POLICY_SET_GHC, PolicySet::GHC),
     ]
 }
 

@@ -64,7 +64,7 @@ pub fn instance(n: u32) -> Rts {
         n_capabilities: n,
         max_capabilities: n,
         nursery_bytes: 2 * HEADROOM_WORDS * WORD_BYTES,
-        policy: PolicySet::lockfree(),
+        policy: PolicySet::DEFAULT,
         ..Config::default()
     };
     crate::rts::standalone(config).expect("a valid configuration")

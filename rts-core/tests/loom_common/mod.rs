@@ -17,7 +17,7 @@ pub fn init_small() {
         n_capabilities: 1,
         max_capabilities: 1,
         nursery_bytes: 2 * rts_core::scaffolding::HEADROOM_WORDS * rts_core::heap::WORD_BYTES,
-        policy: PolicySet::lockfree(),
+        policy: PolicySet::DEFAULT,
         ..Config::default()
     })
     .expect("hs_init");

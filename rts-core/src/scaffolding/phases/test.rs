@@ -73,7 +73,7 @@ fn new_without_an_rts_is_an_error_naming_the_call() {
 
 #[test]
 fn every_phase_runs_and_leaves_nothing_held() {
-    for policy in [PolicySet::lockfree(), PolicySet::ghc()] {
+    for policy in [PolicySet::DEFAULT, PolicySet::GHC] {
         for caps in [1, 2] {
             with_rts(policy, caps, |rts| {
                 for &phase in IsolatedPhase::ALL {
@@ -95,7 +95,7 @@ fn every_phase_runs_and_leaves_nothing_held() {
 
 #[test]
 fn a_thread_inside_a_call_in_is_refused() {
-    with_rts(PolicySet::lockfree(), 1, |_| {
+    with_rts(PolicySet::DEFAULT, 1, |_| {
         let cap = api::lock().unwrap();
         let e = PhaseLoop::new(IsolatedPhase::TaskLookupHot).unwrap_err();
         assert!(matches!(e, CallInError::TaskNotStopped), "{e}");
@@ -105,7 +105,7 @@ fn a_thread_inside_a_call_in_is_refused() {
 
 #[test]
 fn incall_phases_use_and_empty_the_spare_list() {
-    with_rts(PolicySet::lockfree(), 1, |_| {
+    with_rts(PolicySet::DEFAULT, 1, |_| {
         let t = task::get_my_task().unwrap();
         // SAFETY: this thread's live Task.
         let task = unsafe { t.as_ref() };
@@ -120,7 +120,7 @@ fn incall_phases_use_and_empty_the_spare_list() {
 
 #[test]
 fn task_lookup_first_creates_a_task_per_operation() {
-    with_rts(PolicySet::lockfree(), 1, |_| {
+    with_rts(PolicySet::DEFAULT, 1, |_| {
         let (created, _) = crate::stats::tasks();
         PhaseLoop::new(IsolatedPhase::TaskLookupFirst)
             .unwrap()
@@ -142,8 +142,8 @@ fn delta(rts: &Rts, f: impl FnOnce()) -> crate::stats::CapCounters {
 #[test]
 fn stats_move_as_each_policy_says() {
     const N: u64 = 100;
-    for policy in [PolicySet::lockfree(), PolicySet::ghc()] {
-        let ghc = policy == PolicySet::ghc();
+    for policy in [PolicySet::DEFAULT, PolicySet::GHC] {
+        let ghc = policy == PolicySet::GHC;
         with_rts(policy, 2, |rts| {
             let run_n = |p: IsolatedPhase, n: u64| {
                 let mut l = PhaseLoop::new(p).unwrap();
