@@ -4,6 +4,8 @@
 //! callgrind counts of the real call are identical across two runs; without valgrind the
 //! callgrind view says why.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -17,17 +19,6 @@ fn out(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("profile-real-ghc");
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
-}
-
-fn ghc_available() -> bool {
-    let ok = Command::new("ghc")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        println!("SKIP: ghc is not installed; the real-GHC profile cannot run");
-    }
-    ok
 }
 
 fn profile(args: &[&str], json: &PathBuf) -> ProfileResults {
@@ -49,9 +40,7 @@ fn profile(args: &[&str], json: &PathBuf) -> ProfileResults {
 
 #[test]
 fn real_ghc_cell_has_every_view_and_degrades_visibly() {
-    if !ghc_available() {
-        return;
-    }
+    common::require_tool("ghc");
     let json = out("cell.json");
     let r = profile(
         &[
@@ -131,13 +120,8 @@ fn real_ghc_cell_has_every_view_and_degrades_visibly() {
 
 #[test]
 fn callgrind_of_the_real_call_is_grouped_and_identical_across_runs() {
-    if !ghc_available() {
-        return;
-    }
-    if Command::new("valgrind").arg("--version").output().is_err() {
-        println!("SKIP: valgrind is not installed");
-        return;
-    }
+    common::require_tool("ghc");
+    common::require_tool("valgrind");
     let json = out("callgrind.json");
     let r = profile(
         &[

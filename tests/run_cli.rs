@@ -5,6 +5,8 @@
 //! tree and fails (exit 3) a doubled-speed baseline, and every bad input is refused with a
 //! message naming it. Tests that need ghc (or the Debian 13 GHC root) print `SKIP: <reason>`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -57,15 +59,8 @@ fn tiny(out: &Path, rounds: &str, extra: &[&str]) -> Output {
     callin_bench(&args)
 }
 
-fn have_ghc() -> bool {
-    let ok = Command::new("ghc")
-        .arg("--numeric-version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        println!("SKIP: ghc is not installed (scripts/setup.sh installs it)");
-    }
-    ok
+fn require_ghc() {
+    common::require_tool("ghc");
 }
 
 #[test]
@@ -204,10 +199,7 @@ fn real_ghc_cells_are_measured_or_skipped_with_a_reason() {
     let c = &r.cells[0];
     assert_eq!(c.system, System::RealGhc);
     match &c.skipped {
-        Some(why) => {
-            println!("SKIP: real GHC cell skipped: {why}");
-            assert!(!why.is_empty() && c.ns_per_call.is_none() && c.rounds_ns.is_empty());
-        }
+        Some(why) => panic!("the real-GHC cell was skipped although ghc is installed: {why}"),
         None => {
             let v = c
                 .variant
@@ -250,9 +242,7 @@ fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
 
 #[test]
 fn a_users_own_export_is_built_measured_and_reported_by_name() {
-    if !have_ghc() {
-        return;
-    }
+    require_ghc();
     let dir = scratch("own_export");
     let hs = write(&dir, "Loop.hs", LOOP_HS);
     let out = dir.join("run.json");
@@ -344,9 +334,7 @@ fn a_users_own_export_is_built_measured_and_reported_by_name() {
 
 #[test]
 fn bad_haskell_input_is_named_before_anything_runs() {
-    if !have_ghc() {
-        return;
-    }
+    require_ghc();
     let dir = scratch("bad_input");
     let bad = write(
         &dir,
@@ -436,9 +424,7 @@ fn bad_haskell_input_is_named_before_anything_runs() {
 
 #[test]
 fn a_lib_is_driven_and_its_missing_export_named() {
-    if !have_ghc() {
-        return;
-    }
+    require_ghc();
     let dir = scratch("lib");
     let hs = write(&dir, "Loop.hs", LOOP_HS);
     let out = dir.join("run.json");
@@ -506,7 +492,11 @@ fn a_lib_is_driven_and_its_missing_export_named() {
         .arg(&plain)
         .arg(&c_src)
         .status();
-    if cc.is_ok_and(|s| s.success()) {
+    assert!(
+        cc.is_ok_and(|s| s.success()),
+        "cc builds a plain shared library (scripts/setup.sh installs build-essential)"
+    );
+    {
         let o = tiny(
             &out,
             "1",
@@ -527,8 +517,6 @@ fn a_lib_is_driven_and_its_missing_export_named() {
             "{}",
             text(&o)
         );
-    } else {
-        println!("SKIP: no cc to build a library without GHC's RTS");
     }
 }
 
@@ -554,9 +542,7 @@ fn an_unsupported_ghc_is_refused_with_the_reason() {
 
 #[test]
 fn each_rts_setting_is_one_real_ghc_system() {
-    if !have_ghc() {
-        return;
-    }
+    require_ghc();
     let out = scratch("ghc_rts").join("run.json");
     let o = tiny(
         &out,
@@ -620,9 +606,7 @@ fn ghc_root() -> Option<PathBuf> {
 
 #[test]
 fn two_ghcs_side_by_side_each_at_two_nursery_sizes() {
-    if !have_ghc() {
-        return;
-    }
+    require_ghc();
     let Some(root) = ghc_root() else { return };
     let out = scratch("two_ghcs").join("run.json");
     let o = tiny(
